@@ -1,0 +1,314 @@
+"""Helpers for HW7 (a VAE that generates airfoils): the dataset, a loss tracker, plots, submission.
+
+Students import these from the notebook; the autograder imports them too.  Nothing here needs
+to be edited: the dataset is found relative to this file, wherever the notebook runs from.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import yaml
+
+__all__ = [
+    "AirfoilDataset",
+    "VAE_Tracker",
+    "plot_airfoils",
+    "save_yaml",
+    "load_yaml",
+    "zip_files",
+    "DATA_ENV",
+    "default_data_path",
+]
+
+KIT_ROOT = Path(__file__).resolve().parent
+DATA_ENV = "HW7_DATA"  # environment variable that points at another airfoils.npz
+N_POINTS = 200
+UPPER_COLOR, LOWER_COLOR = "tab:blue", "tab:orange"
+
+
+def default_data_path() -> Path:
+    """``$HW7_DATA`` if set, else ``data/airfoils.npz`` next to this file."""
+    return Path(os.environ.get(DATA_ENV) or KIT_ROOT / "data" / "airfoils.npz")
+
+
+# ---------------------------------------------------------------------------------------------
+# Dataset
+# ---------------------------------------------------------------------------------------------
+class AirfoilDataset:
+    """The UIUC airfoils as 200 normalised y-values on one shared x grid.
+
+    ``dataset[i]`` is ``(y, name)``: ``y`` a float32 array of shape (200,), the upper surface from
+    trailing to leading edge (indices 0..99) then the lower surface back to the trailing edge
+    (100..199), divided by ``dataset.coefficient`` (the largest |y| in the whole set).
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = Path(path) if path is not None else default_data_path()
+        if not self.path.is_file():
+            raise FileNotFoundError(
+                f"The airfoil data file {self.path} does not exist. Build it by running "
+                f"`make data` in {KIT_ROOT} (it downloads the UIUC airfoils from PyPI once)."
+            )
+        with np.load(self.path, allow_pickle=False) as data:
+            self.coefficient = float(data["coefficient"])
+            self.x = data["x"].astype(np.float32)
+            self.y = (data["y"] / self.coefficient).astype(np.float32)
+            self.names = [str(n) for n in data["names"]]
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, idx: int) -> tuple[np.ndarray, str]:
+        return self.y[idx], self.names[idx]
+
+    def get_x(self) -> np.ndarray:
+        """The shared x coordinates (200,), in chord units: trailing edge -> leading -> trailing."""
+        return self.x.copy()
+
+    def plot(self, idx: int = 0):
+        """Plot airfoil ``idx`` (normalised units, the same units as the VAE's samples)."""
+        y, name = self[idx]
+        fig = plot_airfoils(self.x, y[None], ncols=1, titles=[f"{name} (#{idx})"], panel_size=(6, 2.2))
+        return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Loss tracker with live learning curves
+# ---------------------------------------------------------------------------------------------
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel whose figures are shown inline."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or "IPKernelApp" not in getattr(shell, "config", {}):
+        return False
+    return "inline" in matplotlib.get_backend().lower() or "ipympl" in matplotlib.get_backend().lower()
+
+
+def _as_float(value: Any) -> float:
+    return float(value.item()) if hasattr(value, "item") else float(value)
+
+
+class VAE_Tracker:  # noqa: N801 (the assignment's name)
+    """Records the reconstruction, prior (KL) and total losses of every training iteration.
+
+    In a Jupyter notebook the learning curves are redrawn in place every ``plot_freq`` iterations
+    (one figure, updated).  Elsewhere (a script, the autograder) or with ``plot_freq=0`` it only
+    records, which costs a few microseconds per iteration.
+    """
+
+    NAMES = ("reconstruction", "prior (KL)", "total")
+
+    def __init__(self, n_iters: int, plot_freq: int | None = 100, live: bool | None = None):
+        self.n_iters = int(n_iters)
+        self.plot_freq = int(plot_freq or 0)
+        self.rec_losses: list[float] = []
+        self.prior_losses: list[float] = []
+        self.total_losses: list[float] = []
+        self.live = (self.plot_freq > 0 and _in_notebook()) if live is None else bool(live)
+        self._fig = None
+        self._handle = None
+
+    @property
+    def histories(self) -> tuple[list[float], list[float], list[float]]:
+        return self.rec_losses, self.prior_losses, self.total_losses
+
+    def __len__(self) -> int:
+        return len(self.total_losses)
+
+    def update(self, rec_loss, prior_loss, total_loss) -> None:
+        """Record one iteration's losses (floats or 0-dim tensors)."""
+        self.rec_losses.append(_as_float(rec_loss))
+        self.prior_losses.append(_as_float(prior_loss))
+        self.total_losses.append(_as_float(total_loss))
+        if self.live and self.plot_freq > 0:
+            i = len(self.total_losses)
+            if i % self.plot_freq == 0 or i == self.n_iters:
+                self._redraw()
+
+    def plot(self, fig=None):
+        """Draw the three learning curves on ``fig`` (a new figure if None) and return it."""
+        if fig is None:
+            fig, _ = plt.subplots(1, 3, figsize=(12, 3.2))
+        for ax, name, history in zip(fig.axes, self.NAMES, self.histories):
+            ax.clear()
+            values = np.asarray(history, dtype=float)
+            ax.plot(np.arange(1, len(values) + 1), values, lw=1)
+            finite = values[np.isfinite(values)]
+            # A log scale once the curve spans more than a decade, as the losses usually do.
+            if finite.size and finite.min() > 0 and finite.max() / finite.min() > 10:
+                ax.set_yscale("log")
+            ax.set_title(f"{name}: {values[-1]:.3g}" if values.size else name)
+            ax.set_xlabel("iteration")
+            ax.set_xlim(0, max(self.n_iters, len(values), 1))
+            ax.grid(alpha=0.3)
+        return fig
+
+    def _redraw(self) -> None:
+        from IPython.display import display
+
+        if self._fig is None:
+            self._fig = self.plot()
+            plt.close(self._fig)  # shown through the display handle only, not again at cell end
+            self._handle = display(self._fig, display_id=True)
+        else:
+            self.plot(self._fig)
+            self._handle.update(self._fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plotting airfoils
+# ---------------------------------------------------------------------------------------------
+def _to_numpy(values: Any, what: str) -> np.ndarray:
+    if hasattr(values, "detach"):  # a torch tensor, possibly on a GPU or requiring grad
+        values = values.detach().cpu().numpy()
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what} must be an array of numbers, got {type(values).__name__}") from exc
+
+
+def plot_airfoils(
+    x,
+    ys,
+    ncols: int = 4,
+    titles: Sequence[str] | None = None,
+    panel_size: tuple[float, float] = (3.0, 1.3),
+):
+    """Plot each row of ``ys`` (n, 200) as an airfoil outline on the shared ``x`` (200,).
+
+    The upper surface (indices 0..99) and the lower surface (100..199) get their own colours, and
+    every panel has an equal aspect ratio so that shapes are not distorted.  Returns the figure.
+    """
+    x = _to_numpy(x, "x")
+    ys = _to_numpy(ys, "ys")
+    if ys.ndim == 1:
+        ys = ys[None]
+    if x.shape != (N_POINTS,):
+        raise ValueError(f"x must have shape ({N_POINTS},), got {x.shape}: pass dataset.get_x()")
+    if ys.ndim != 2 or ys.shape[1] != N_POINTS or ys.shape[0] == 0:
+        raise ValueError(
+            f"ys must have shape (n_samples, {N_POINTS}), got {ys.shape}: "
+            "pass e.g. model.generate(n_samples=24) or a stack of dataset samples"
+        )
+    if titles is not None and len(titles) != len(ys):
+        raise ValueError(f"got {len(titles)} titles for {len(ys)} airfoils")
+    n = len(ys)
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows), squeeze=False
+    )
+    half = N_POINTS // 2
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.set_visible(False)
+            continue
+        ax.plot(x[:half], ys[i, :half], color=UPPER_COLOR, lw=1.2)
+        ax.plot(x[half:], ys[i, half:], color=LOWER_COLOR, lw=1.2)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Configs and submission
+# ---------------------------------------------------------------------------------------------
+class _ConfigLoader(yaml.SafeLoader):
+    """A safe loader that also reads ``1e-3`` as a float (plain YAML 1.1 reads it as a string)."""
+
+
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _plain(obj: Any, where: str = "config") -> Any:
+    """Convert to plain YAML types (dict, list, str, int, float, bool, None) or say what is wrong."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj)
+    if isinstance(obj, dict):
+        return {str(k): _plain(v, f"{where}[{k!r}]") for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    raise TypeError(
+        f"{where} is a {type(obj).__name__}, which a config file cannot hold: use numbers, "
+        "strings, booleans, lists and dicts only (e.g. the optimizer's name, not the optimizer)"
+    )
+
+
+def save_yaml(obj: dict, path: str | os.PathLike) -> Path:
+    """Write a config dict as YAML (safe types only) and return the path."""
+    path = Path(path)
+    text = yaml.safe_dump(_plain(obj), sort_keys=False, default_flow_style=False)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_yaml(path: str | os.PathLike) -> Any:
+    """Read a YAML file written by :func:`save_yaml` (or by hand) with a safe loader."""
+    with open(path, encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def zip_files(zip_path: str | os.PathLike, files: Iterable[str | os.PathLike]) -> Path:
+    """Zip ``files`` (by their base names) into ``zip_path`` after checking each one.
+
+    Refuses missing or empty files and notebooks that are not valid JSON, then prints what went in.
+    Save the notebook first (Ctrl+S / Cmd+S): the zip holds the notebook as it is on disk.
+    """
+    files = [Path(f) for f in files]
+    if not files:
+        raise ValueError("zip_files got no files to zip")
+    names = [f.name for f in files]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two files share a name in {names}; the zip would hold only one of them")
+    for f in files:
+        if not f.is_file():
+            raise FileNotFoundError(f"{f} does not exist (working directory: {Path.cwd()})")
+        if f.stat().st_size == 0:
+            raise ValueError(f"{f} is empty: save it again before zipping")
+        if f.suffix == ".ipynb":
+            try:
+                nb = json.loads(f.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise ValueError(f"{f} is not a valid notebook (not JSON: {exc})") from exc
+            if not isinstance(nb, dict) or "cells" not in nb:
+                raise ValueError(f"{f} is JSON but not a notebook (it has no 'cells')")
+    zip_path = Path(zip_path)
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for f in files:
+            zf.write(f, arcname=f.name)
+    print(f"Wrote {zip_path} with:")
+    for f in files:
+        print(f"  {f.name:<24} {f.stat().st_size:>10,d} bytes")
+    return zip_path

@@ -1,0 +1,44 @@
+# HW7 VAE airfoil kit. Every target is one call; the logic lives in Python.
+#   make grade   grade the submissions in $(SUBMISSIONS) into $(OUT)   (sets itself up)
+#   make test    lint + tests                                           (sets itself up)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-installed
+DATA := data/airfoils.npz
+SUBMISSIONS ?= examples/submissions
+OUT ?= grades
+
+.PHONY: setup data test lint student pdf grade gradescope bench clean lock
+
+setup: $(STAMP) $(DATA)
+
+$(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is needed (PYTHON=$(PYTHON))"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(DATA): | $(STAMP)
+	$(PY) scripts/build_dataset.py
+
+# Rebuild on demand: make data FORCE=1
+data: $(STAMP)
+	$(PY) scripts/build_dataset.py $(if $(FORCE),--force)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+test: setup lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) data grades build .pytest_cache .ruff_cache
+
+# Re-pin every dependency from the current virtual environment.
+lock: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | sed -e 's/+cpu$$//' > requirements.txt.new && mv requirements.txt.new requirements.txt

@@ -1,0 +1,207 @@
+"""HW7_utils as the notebook uses it: dataset, tracker, plots, configs, zip."""
+
+import json
+import zipfile
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+import HW7_utils
+from HW7_utils import AirfoilDataset, VAE_Tracker, load_yaml, plot_airfoils, save_yaml, zip_files
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+# --- dataset ---------------------------------------------------------------------------------
+def test_dataset_items(dataset):
+    assert len(dataset) == 1597
+    y, name = dataset[0]
+    assert isinstance(y, np.ndarray) and y.dtype == np.float32 and y.shape == (200,)
+    assert isinstance(name, str) and name == dataset.names[0]
+    assert np.abs(dataset.y).max() == pytest.approx(1.0)
+    assert dataset.y.min() == pytest.approx(-0.319 / 0.346, abs=0.01)
+    x = dataset.get_x()
+    assert x.shape == (200,) and x.dtype == np.float32
+    x[0] = 42  # get_x hands out a copy
+    assert dataset.get_x()[0] == 1
+
+
+def test_dataset_works_with_a_shuffling_dataloader(dataset):
+    torch.manual_seed(0)
+    ys, names = next(iter(DataLoader(dataset, batch_size=64, shuffle=True)))
+    assert ys.shape == (64, 200) and ys.dtype == torch.float32
+    assert len(names) == 64 and isinstance(names[0], str)
+    assert list(names) != dataset.names[:64]
+
+
+def test_dataset_found_from_any_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert len(AirfoilDataset()) == 1597
+
+
+def test_dataset_path_can_be_overridden(tmp_path, monkeypatch, dataset):
+    small = tmp_path / "small.npz"
+    with np.load(dataset.path) as d:
+        np.savez(small, x=d["x"], y=d["y"][:5], names=d["names"][:5], coefficient=d["coefficient"])
+    assert len(AirfoilDataset(small)) == 5
+    monkeypatch.setenv(HW7_utils.DATA_ENV, str(small))
+    assert len(AirfoilDataset()) == 5
+
+
+def test_missing_data_names_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make data"):
+        AirfoilDataset(tmp_path / "nope.npz")
+
+
+def test_dataset_plot(dataset):
+    fig = dataset.plot(idx=3)
+    (ax,) = fig.axes
+    assert len(ax.lines) == 2
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), dataset[3][0][:100])
+    assert dataset.names[3] in ax.get_title()
+
+
+# --- tracker ---------------------------------------------------------------------------------
+def test_tracker_records_floats_and_tensors():
+    tracker = VAE_Tracker(n_iters=3, plot_freq=1)
+    assert tracker.live is False  # no notebook here: record only
+    tracker.update(torch.tensor(1.5), torch.tensor(0.25), torch.tensor(1.75))
+    tracker.update(1.0, 0.5, 2.0)
+    assert tracker.rec_losses == [1.5, 1.0]
+    assert tracker.prior_losses == [0.25, 0.5]
+    assert tracker.total_losses == [1.75, 2.0]
+    assert all(isinstance(v, float) for v in tracker.total_losses)
+    assert tracker.total_losses[-20:] == [1.75, 2.0]
+    assert len(tracker) == 2
+
+
+def test_tracker_plot_uses_log_scale_for_wide_ranges():
+    tracker = VAE_Tracker(n_iters=100, plot_freq=10)
+    for i in range(100):
+        tracker.update(10.0 ** (-i / 25), 1.0 + 0.001 * i, 10.0 ** (-i / 25) + 1)
+    fig = tracker.plot()
+    assert len(fig.axes) == 3
+    assert [ax.get_yscale() for ax in fig.axes] == ["log", "linear", "linear"]
+    np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), tracker.prior_losses)
+
+
+def test_tracker_redraws_one_figure_in_place(monkeypatch):
+    shown = []
+
+    class Handle:
+        def update(self, fig):
+            shown.append(("update", fig))
+
+    def fake_display(fig, display_id):
+        shown.append(("display", fig))
+        return Handle()
+
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", fake_display)
+    tracker = VAE_Tracker(n_iters=25, plot_freq=10, live=True)
+    for i in range(25):
+        tracker.update(1.0 / (i + 1), 0.1, 1.0)
+    assert [kind for kind, _ in shown] == ["display", "update", "update"]  # at 10, 20 and the end
+    assert len({id(fig) for _, fig in shown}) == 1
+    assert len(shown[-1][1].axes[0].lines[0].get_ydata()) == 25
+
+
+# --- plot_airfoils ---------------------------------------------------------------------------
+def test_plot_airfoils_grid(dataset):
+    ys = np.stack([dataset[i][0] for i in range(24)])
+    fig = plot_airfoils(dataset.get_x(), ys)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 24
+    for ax, y in zip(visible, ys):
+        upper, lower = ax.lines
+        np.testing.assert_allclose(upper.get_ydata(), y[:100])
+        np.testing.assert_allclose(lower.get_ydata(), y[100:])
+        assert upper.get_color() != lower.get_color()
+        assert ax.get_aspect() == 1.0
+
+
+def test_plot_airfoils_accepts_tensors_and_partial_rows(dataset):
+    ys = torch.tensor(np.stack([dataset[i][0] for i in range(5)]), requires_grad=True)
+    fig = plot_airfoils(torch.tensor(dataset.get_x()), ys)
+    assert sum(ax.get_visible() for ax in fig.axes) == 5
+    assert len(fig.axes) == 8
+
+
+@pytest.mark.parametrize(
+    "x_shape, ys_shape, match",
+    [((200,), (24, 100), r"ys must have shape \(n_samples, 200\), got \(24, 100\)"),
+     ((100,), (24, 200), r"x must have shape \(200,\)"),
+     ((200,), (2, 3, 200), r"ys must have shape"),
+     ((200,), (0, 200), r"ys must have shape")],
+)
+def test_plot_airfoils_wrong_shapes(x_shape, ys_shape, match):
+    with pytest.raises(ValueError, match=match):
+        plot_airfoils(np.zeros(x_shape), np.zeros(ys_shape))
+
+
+# --- configs ---------------------------------------------------------------------------------
+def test_save_and_load_yaml_round_trip(tmp_path):
+    config = dict(
+        beta=4.3e-4, optimizer_name="Adam", optimizer_config=dict(lr=1e-3, betas=(0.9, 0.999)),
+        lr_scheduler_name=None, lr_scheduler_config={}, running_avg_window=20, n_iters=np.int64(5000),
+        batch_size=64, hidden_sizes=[512, 256, 128], tiny=1e-10, flag=True,
+    )
+    path = save_yaml(config, tmp_path / "c.yaml")
+    loaded = load_yaml(path)
+    assert loaded == {**config, "n_iters": 5000, "optimizer_config": dict(lr=1e-3, betas=[0.9, 0.999])}
+    assert "!!" not in path.read_text()  # plain YAML, no Python tags
+
+
+def test_load_yaml_reads_exponents_as_floats(tmp_path):
+    (tmp_path / "c.yaml").write_text("lr: 1e-3\nbeta: 4.3E-4\nname: Adam\nn: 10\n")
+    assert load_yaml(tmp_path / "c.yaml") == {"lr": 1e-3, "beta": 4.3e-4, "name": "Adam", "n": 10}
+
+
+def test_load_yaml_refuses_python_objects(tmp_path):
+    (tmp_path / "c.yaml").write_text("x: !!python/object/apply:os.system ['echo hi']\n")
+    with pytest.raises(Exception, match="python/object"):
+        load_yaml(tmp_path / "c.yaml")
+
+
+def test_save_yaml_rejects_objects_with_a_clear_message(tmp_path):
+    with pytest.raises(TypeError, match=r"config\['rec_loss_fn'\] is a MSELoss"):
+        save_yaml(dict(rec_loss_fn=torch.nn.MSELoss()), tmp_path / "c.yaml")
+
+
+# --- zip_files -------------------------------------------------------------------------------
+def _notebook(path):
+    path.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+def test_zip_files(tmp_path, capsys):
+    nb = _notebook(tmp_path / "HW7.ipynb")
+    (tmp_path / "model_config.yaml").write_text("input_size: 200\n")
+    out = zip_files(tmp_path / "sub.zip", [nb, tmp_path / "model_config.yaml"])
+    with zipfile.ZipFile(out) as zf:
+        assert zf.namelist() == ["HW7.ipynb", "model_config.yaml"]
+    printed = capsys.readouterr().out
+    assert "HW7.ipynb" in printed and "model_config.yaml" in printed
+
+
+def test_zip_files_refuses_bad_input(tmp_path):
+    (tmp_path / "empty.yaml").write_text("")
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    (tmp_path / "list.ipynb").write_text("[1, 2]")
+    with pytest.raises(FileNotFoundError, match="missing.yaml does not exist"):
+        zip_files(tmp_path / "a.zip", [tmp_path / "missing.yaml"])
+    with pytest.raises(ValueError, match="empty.yaml is empty"):
+        zip_files(tmp_path / "a.zip", [tmp_path / "empty.yaml"])
+    with pytest.raises(ValueError, match="not a valid notebook"):
+        zip_files(tmp_path / "a.zip", [tmp_path / "broken.ipynb"])
+    with pytest.raises(ValueError, match="not a notebook"):
+        zip_files(tmp_path / "a.zip", [tmp_path / "list.ipynb"])
+    assert not (tmp_path / "a.zip").exists()
