@@ -312,3 +312,24 @@ def zip_files(zip_path: str | os.PathLike, files: Iterable[str | os.PathLike]) -
     for f in files:
         print(f"  {f.name:<24} {f.stat().st_size:>10,d} bytes")
     return zip_path
+
+
+def check_submission(path: str | os.PathLike = "HW7_submission.zip") -> bool:
+    """Run the autograder's public checks on a submission zip or notebook and print the report.
+
+    The same as ``python -m autograder check PATH`` from the kit's folder. Returns True when
+    nothing is missing or failing.  Needs the full kit (the ``autograder`` folder next to this file).
+    """
+    import subprocess
+    import sys
+
+    path = Path(path).resolve()
+    if not (KIT_ROOT / "autograder").is_dir():
+        print("The autograder is not next to HW7_utils.py, so the local check cannot run here.")
+        return False
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "check", str(path)],
+        cwd=KIT_ROOT, capture_output=True, text=True,
+    )
+    print(proc.stdout + proc.stderr, end="")
+    return proc.returncode == 0
