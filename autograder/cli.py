@@ -1,0 +1,51 @@
+"""`python -m autograder ...`: a thin command line over the grader's functions (no logic here)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _grade(args) -> int:
+    from autograder.grader import grade
+
+    results = grade(args.submission, args.out, parallel=not args.sequential)
+    print(results.summary())
+    print(f"Wrote {Path(args.out) / 'results.json'} ({results.execution_time:.1f} s)")
+    return 0
+
+
+def _check(args) -> int:
+    from autograder.grader import check
+
+    return check(args.submission)
+
+
+def _score_samples(args) -> int:
+    from autograder.sample_quality import main_score_samples
+
+    return main_score_samples([str(args.samples)] + (["--json"] if args.json else []))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description="The HW7 autograder.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("grade", help="grade one submission (zip, folder or .ipynb) into DIR/results.json")
+    p.add_argument("submission", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="folder for results.json")
+    p.add_argument("--sequential", action="store_true", help="run the parts one after another")
+    p.set_defaults(func=_grade)
+    p = sub.add_parser("check", help="a student's local check: public tests and the zip's contents")
+    p.add_argument("submission", type=Path)
+    p.set_defaults(func=_check)
+    p = sub.add_parser("score-samples", help="score a saved (24, 200) array of samples (decoder units)")
+    p.add_argument("samples", type=Path)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_score_samples)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

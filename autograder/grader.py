@@ -1,0 +1,192 @@
+"""Grade one submission: a plain function from a submission path to a Results object.
+
+intake -> graded cells -> one isolated child per part -> checks -> sample quality -> results.json
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from autograder import KIT_ROOT, cells, checks, intake, limits
+from autograder.results import PART_NAMES, PART_POINTS, Results, TestResult
+from autograder.sandbox import Budget, Outcome, run_part
+
+DATA_FILE = KIT_ROOT / "data" / "airfoils.npz"
+GRADED_PARTS = ("1.4", "2.1", "2.2", "2.3")
+
+
+def _zero_tests(part: str, message: str) -> list[TestResult]:
+    if part == "2.3":
+        return [TestResult(PART_NAMES["2.3"], "2.3", PART_POINTS["2.3"], 0.0, message)]
+    return [TestResult(name, number, points, 0.0, message, visibility)
+            for number, name, points, visibility in checks.TEST_NAMES[part]]
+
+
+class _Grading:
+    def __init__(self, source: Path, workdir: Path, data_file: Path, parallel: bool):
+        self.results = Results()
+        self.workdir, self.data_file, self.parallel = workdir, data_file, parallel
+        self.sub = intake.load_submission(source, workdir)
+        self.code = cells.find_graded_cells(self.sub.notebook) if self.sub.notebook is not None else None
+        self.blocked: dict[str, str] = {}
+        self._configs()
+
+    def _configs(self) -> None:
+        sub, notes = self.sub, self.results.notes
+        notes += sub.notes
+        if sub.problems.get("notebook"):
+            for part in GRADED_PARTS:
+                self.blocked[part] = sub.problems["notebook"]
+            return
+        notes.append("Graded cells found:\n" + cells.describe(self.code))
+        notes += self.code.notes + self.code.forbidden_imports
+        nb_configs = cells.notebook_configs(self.code)
+        for key, validate in (("model_config", intake.validate_model_config),
+                              ("train_config", intake.validate_train_config)):
+            if getattr(sub, key) is not None:
+                continue
+            problem = sub.problems[key]
+            if "missing" in problem and key in nb_configs and not validate(nb_configs[key]):
+                setattr(sub, key, nb_configs[key])
+                notes.append(f"{key}.yaml is missing; used the {key} written in the notebook instead.")
+            else:
+                notes.append(problem)
+        if sub.model_config is None:
+            self.blocked["2.1"] = self.blocked["2.3"] = sub.problems["model_config"]
+        if sub.train_config is None:
+            self.blocked["2.3"] = self.blocked.get("2.3") or sub.problems["train_config"]
+        for part in GRADED_PARTS:
+            missing = self.code.missing(part)
+            if part == "2.3":
+                missing = [n for n in ("VAE",) if n in self.code.missing("2.1")]
+            if missing and part not in self.blocked:
+                self.blocked[part] = (f"No graded cell defines {', '.join('`' + m + '`' for m in missing)}. "
+                                      "Check that the cell that defines it starts with `# AUTOGRADED`.")
+
+    def job(self, part: str, **extra) -> dict:
+        return {
+            "part": part, "prelude": cells.IMPORT_PRELUDE,
+            "cells": [{"index": c.index, "source": c.source} for c in self.code.cells if c.source],
+            "model_config": self.sub.model_config, "train_config": self.sub.train_config,
+            "memory_gb": limits.MEMORY_BYTES // 2**30, **checks.job_for(part), **extra,
+        }
+
+    def run(self, part: str, **extra) -> Outcome:
+        wall = limits.TRAIN_WALL_S if part == "2.3" else limits.TEST_WALL_S
+        scratch = self.workdir / f"part-{part}{'-ref' if extra else ''}"
+        return run_part(self.job(part, **extra), scratch, self.data_file, Budget(wall_s=wall))
+
+    def grade(self) -> Results:
+        todo = [p for p in GRADED_PARTS if p not in self.blocked]
+        outcomes: dict[str, Outcome] = {}
+        # The slow part (re-training) starts first so the quick tests run beside it.
+        order = sorted(todo, key=lambda p: p != "2.3")
+        with ThreadPoolExecutor(max_workers=2 if self.parallel else 1) as pool:
+            futures = {p: pool.submit(self.run, p) for p in order}
+            outcomes = {p: f.result() for p, f in futures.items()}
+        by_part: dict[str, list[TestResult]] = {}
+        for part in ("1.4", "2.1", "2.2"):
+            by_part[part] = self._judge(part, outcomes.get(part))
+        if "2.3" not in self.blocked:
+            loop_failed = any(not t.passed for t in by_part["2.2"])
+            outcome = outcomes["2.3"]
+            obs = outcome.payload.get("observations", {}) if outcome.ok else {}
+            if loop_failed and obs.get("loop") == "student":
+                outcome = self.run("2.3", use_reference_loop=True)
+            by_part["2.3"] = self._judge_samples(outcome, loop_failed)
+        else:
+            by_part["2.3"] = _zero_tests("2.3", self.blocked["2.3"])
+        for part in GRADED_PARTS:
+            for test in by_part[part]:
+                self.results.add(test)
+        return self.results
+
+    def _cell_errors(self, outcome: Outcome) -> list[str]:
+        return [f"cell {e.get('cell')}: {e.get('error')}" for e in outcome.payload.get("cell_errors", [])
+                if isinstance(e, dict)]
+
+    def _judge(self, part: str, outcome: Outcome | None) -> list[TestResult]:
+        if part in self.blocked:
+            return _zero_tests(part, self.blocked[part])
+        if not outcome.ok:
+            return _zero_tests(part, f"Part {part} got no points because {outcome.cause}.")
+        errors = self._cell_errors(outcome)
+        if errors and part == "1.4":
+            self.results.notes.append("Errors while running the graded cells:\n" + "\n".join(errors))
+        try:
+            tests = checks.JUDGES[part](outcome.payload["observations"])
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            return _zero_tests(part, f"The results of part {part} could not be read ({type(exc).__name__}); "
+                                     "did your code print to or close the grader's channel?")
+        if errors:
+            for t in tests:
+                if not t.passed:
+                    t.output += "\nErrors while running your graded cells: " + "; ".join(errors)
+        return tests
+
+    def _judge_samples(self, outcome: Outcome, loop_failed: bool) -> list[TestResult]:
+        from autograder import retrain
+
+        return retrain.judge(outcome, loop_failed, self.results)
+
+
+def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: str | Path = DATA_FILE,
+          parallel: bool = True) -> Results:
+    """Grade one submission; write ``out_dir/results.json`` if given. Never raises for a bad submission."""
+    start = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory(prefix="hw7-grade-") as tmp:
+            workdir = Path(tmp)
+            workdir.chmod(0o755)
+            results = _Grading(Path(source), workdir, Path(data_file), parallel).grade()
+    except intake.IntakeError as exc:
+        results = Results(notes=[str(exc)])
+        for part in GRADED_PARTS:
+            for test in _zero_tests(part, f"Not graded: {exc}"):
+                results.add(test)
+    except Exception as exc:  # grading itself broke: say so, never lose the result
+        results = Results.failed(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+    results.execution_time = time.monotonic() - start
+    if out_dir is not None:
+        results.write(Path(out_dir) / "results.json")
+    return results
+
+
+PUBLIC_TESTS = {"1.4.1", "2.1.1", "2.1.3", "2.1.5", "2.2.1"}
+
+
+def check(source: str | Path, data_file: str | Path = DATA_FILE) -> int:
+    """The student's local check: the submission's pieces and the public tests. 0 when all is well."""
+    problems = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="hw7-check-") as tmp:
+            grading = _Grading(Path(source), Path(tmp), Path(data_file), parallel=True)
+            sub = grading.sub
+            problems += [f"{piece}: {message}" for piece, message in sub.problems.items()]
+            print(f"Checking {source}")
+            for note in grading.results.notes:
+                print(note)
+            todo = [p for p in ("1.4", "2.1", "2.2") if p not in grading.blocked]
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                outcomes = dict(zip(todo, pool.map(grading.run, todo)))
+            print("\nPublic tests (the hidden tests and the re-training run after you submit):")
+            for part in ("1.4", "2.1", "2.2"):
+                for test in grading._judge(part, outcomes.get(part)):
+                    if test.number in PUBLIC_TESTS:
+                        mark = "PASS" if test.passed else "FAIL"
+                        print(f"  [{mark}] {test.number} {test.name}")
+                        if not test.passed:
+                            print("         " + test.output.replace("\n", "\n         "))
+                            problems.append(test.number)
+    except intake.IntakeError as exc:
+        print(f"Problem: {exc}")
+        return 1
+    if problems:
+        print(f"\n{len(problems)} problem(s) to fix before you submit.")
+        return 1
+    print("\nEverything checked looks right. Submit HW7_submission.zip on Gradescope, and the PDF separately.")
+    return 0

@@ -1,0 +1,21 @@
+"""Every bound the grader enforces, in one place (the notebook quotes the student-facing ones)."""
+
+# Configs (train_config.yaml): larger values are refused with a message, never run.
+N_ITERS_MAX = 20_000
+BATCH_SIZE_MIN, BATCH_SIZE_MAX = 1, 1597
+RUNNING_AVG_WINDOW_MAX = 10_000
+INPUT_SIZE, LATENT_SIZE = 200, 10
+
+# Each part runs in its own child process with these budgets.
+TEST_WALL_S = 60.0  # parts 1.4, 2.1, 2.2
+TRAIN_WALL_S = 600.0  # part 2.3: re-training the student's model (10 minutes)
+MEMORY_BYTES = 4 * 2**30  # address space of one child
+FILE_BYTES = 20 * 2**20  # any single file a child writes, its captured output included
+EXTRA_PROCESSES = 64  # processes and threads a child may start
+OUTCOME_BYTES = 4 * 2**20  # the largest outcome message the parent accepts
+
+# Submissions.
+ZIP_MAX_BYTES = 50 * 2**20  # uncompressed total
+ZIP_MAX_FILES = 200
+NOTEBOOK_MAX_BYTES = 20 * 2**20
+YAML_MAX_BYTES = 64 * 2**10

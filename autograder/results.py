@@ -1,0 +1,138 @@
+"""One results model; results.json (Gradescope's format) is a view of it."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+PART_POINTS = {"1.4": 5.0, "2.1": 50.0, "2.2": 10.0, "2.3": 15.0}
+PART_NAMES = {
+    "1.4": "D_KL (KL divergence)",
+    "2.1": "VAE (Encoder, Decoder, reparameterisation, generate)",
+    "2.2": "train_VAE (training loop)",
+    "2.3": "Generated airfoils (smoothness and diversity)",
+}
+VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+
+
+@dataclass
+class TestResult:
+    name: str
+    number: str
+    max_score: float
+    score: float = 0.0
+    output: str = ""
+    visibility: str = "visible"
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def part(self) -> str:
+        return ".".join(self.number.split(".")[:2])
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.max_score - 1e-9
+
+    def to_gradescope(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "number": self.number,
+            "score": _number(self.score),
+            "max_score": _number(self.max_score),
+            "status": "passed" if self.passed else "failed",
+            "output": self.output,
+            "output_format": "text",
+            "tags": list(self.tags),
+            "visibility": self.visibility,
+        }
+
+
+@dataclass
+class Results:
+    tests: list[TestResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # shown to the student at the top
+    execution_time: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)  # machine-readable details for reports
+
+    def add(self, test: TestResult) -> TestResult:
+        test.score = max(0.0, min(float(test.score), float(test.max_score)))
+        if not math.isfinite(test.score):
+            test.score = 0.0
+        self.tests.append(test)
+        return test
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.score for t in self.tests), 4)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_score for t in self.tests)
+
+    def part_scores(self) -> dict[str, float]:
+        scores = dict.fromkeys(PART_POINTS, 0.0)
+        for t in self.tests:
+            if t.part in scores:
+                scores[t.part] = round(scores[t.part] + t.score, 4)
+        return scores
+
+    def to_gradescope(self) -> dict[str, Any]:
+        return {
+            "score": _number(self.score),
+            "execution_time": _number(round(self.execution_time, 2)),
+            "output": "\n".join(self.notes),
+            "output_format": "text",
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "extra_data": _json_safe(self.extra),
+            "tests": [t.to_gradescope() for t in self.tests],
+        }
+
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write results.json atomically (the old file, if any, stays until the new one is complete)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_gradescope(), indent=2, allow_nan=False)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+        return path
+
+    def summary(self) -> str:
+        lines = [f"Total: {self.score:g} / {self.max_score:g}"]
+        scores = self.part_scores()
+        for part, points in PART_POINTS.items():
+            lines.append(f"  {part} {PART_NAMES[part]}: {scores[part]:g} / {points:g}")
+        return "\n".join(lines)
+
+    @classmethod
+    def failed(cls, reason: str) -> Results:
+        """The result when grading itself breaks: one visible test that says so, never a lost grade."""
+        results = cls(notes=["The autograder could not finish grading this submission."])
+        results.add(TestResult("Autograder failed", "0", 0.0, 0.0, reason))
+        return results
+
+
+def _number(value: float) -> float | int:
+    value = float(value)
+    return int(value) if value.is_integer() else round(value, 4)
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if hasattr(obj, "__dataclass_fields__"):
+        return _json_safe(asdict(obj))
+    return str(obj)

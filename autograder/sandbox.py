@@ -1,0 +1,239 @@
+"""Run one graded part in a child process that cannot hurt the grader.
+
+Each part gets a fresh Python in its own scratch folder, with a scrubbed environment, rlimits on
+CPU time, memory, file size and processes, a wall-clock timeout, and, where the platform allows,
+its own network namespace (no network) and PID namespace (it cannot signal the grader).  When the
+grader runs as root (Gradescope) the child runs as an unprivileged user.  The child reports through
+a private pipe; the parent validates what comes back and writes results itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import pwd
+import resource
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder import KIT_ROOT, limits
+
+HARNESS = Path(__file__).with_name("harness.py")
+SANDBOX_USER_ENV = "HW7_SANDBOX_USER"  # the unprivileged user for student code when root
+
+
+@dataclass
+class Budget:
+    wall_s: float
+    cpu_s: float | None = None
+    memory: int = limits.MEMORY_BYTES
+    file_bytes: int = limits.FILE_BYTES
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    payload: dict[str, Any] = field(default_factory=dict)
+    cause: str = ""  # for the student, when not ok
+    seconds: float = 0.0
+    output_tail: str = ""
+
+
+# --- isolation available on this platform -----------------------------------------------------
+def _sandbox_user() -> pwd.struct_passwd | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(os.environ.get(SANDBOX_USER_ENV, "nobody"))
+    except KeyError:
+        return None
+
+
+@functools.cache
+def _namespace_prefix() -> tuple[str, ...]:
+    """The `unshare` wrapper that gives the child no network and its own PIDs, if it works here."""
+    unshare = shutil.which("unshare")
+    if not unshare:
+        return ()
+    base = [unshare, "--net", "--pid", "--fork", "--kill-child"]
+    if os.geteuid() != 0:
+        base[1:1] = ["--user", "--map-current-user"]
+    try:
+        ok = subprocess.run([*base, "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return tuple(base) if ok else ()
+
+
+def isolation_summary() -> str:
+    user = _sandbox_user()
+    parts = ["separate process", "rlimits (CPU, memory, file size, processes)", "wall-clock timeout"]
+    if _namespace_prefix():
+        parts.append("no network and own PID namespace")
+    if user:
+        parts.append(f"runs as user {user.pw_name}")
+    return ", ".join(parts)
+
+
+def _user_task_count(uid: int) -> int:
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if os.stat(entry.path).st_uid == uid:
+                    count += len(os.listdir(os.path.join(entry.path, "task")))
+            except OSError:
+                continue
+    return count
+
+
+def _limit_child(budget: Budget, nproc: int) -> None:  # runs in the child between fork and exec
+    cpu = int(budget.cpu_s or budget.wall_s) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (budget.memory, budget.memory))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (budget.file_bytes, budget.file_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+
+
+def _clean_env(scratch: Path) -> dict[str, str]:
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(scratch),
+        "TMPDIR": str(scratch / "tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(scratch / "tmp"),
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "HW7_DATA": str(scratch / "airfoils.npz"),
+    }
+
+
+def prepare_scratch(scratch: Path, data_file: Path) -> None:
+    """A fresh folder holding only what the child may see: the harness, HW7_utils and the data."""
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    (scratch / "tmp").mkdir(parents=True)
+    shutil.copy(HARNESS, scratch / "harness.py")
+    shutil.copy(KIT_ROOT / "HW7_utils.py", scratch / "HW7_utils.py")
+    shutil.copy(data_file, scratch / "airfoils.npz")
+    user = _sandbox_user()
+    if user:
+        for path in [scratch, *scratch.rglob("*")]:
+            os.chown(path, user.pw_uid, user.pw_gid)
+
+
+def _describe_death(code: int, timed_out: bool, budget: Budget) -> str:
+    sig = -code if code < 0 else (code - 128 if code > 128 else 0)
+    if timed_out:
+        return (f"it ran longer than its time budget of {budget.wall_s:g} s and was stopped "
+                "(an endless loop, or far too much work?)")
+    if sig == signal.SIGXCPU:
+        return f"it used more than its CPU-time budget of {budget.cpu_s or budget.wall_s:g} s and was stopped"
+    if sig == signal.SIGXFSZ:
+        return (f"it wrote more than {budget.file_bytes // 2**20} MB to one file or to its output "
+                "(too many prints?) and was stopped")
+    if sig in (signal.SIGKILL, signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS):
+        return (f"the process was killed ({signal.Signals(sig).name}), most likely by running out of "
+                f"memory (limit {budget.memory // 2**30} GB), or by your code killing it")
+    if sig:
+        return f"the process was ended by signal {signal.Signals(sig).name if sig < 65 else sig}"
+    return (f"the process ended (exit code {code}) before the tests finished: does your code call "
+            "exit(), sys.exit() or os._exit()?")
+
+
+def _read_channel(fd: int, sink: list[bytes]) -> None:
+    total = 0
+    with os.fdopen(fd, "rb") as pipe:
+        while chunk := pipe.read(65536):
+            total += len(chunk)
+            if total <= limits.OUTCOME_BYTES:
+                sink.append(chunk)
+
+
+def run_part(job: dict[str, Any], scratch: Path, data_file: Path, budget: Budget) -> Outcome:
+    """Run ``harness.py`` on ``job`` in ``scratch`` under ``budget``; return the validated outcome."""
+    prepare_scratch(scratch, data_file)
+    nonce = secrets.token_hex(16)
+    job = {**job, "nonce": nonce}
+    read_fd, write_fd = os.pipe()
+    user = _sandbox_user()
+    prefix = list(_namespace_prefix())
+    if user:
+        prefix += [shutil.which("setpriv") or "setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+                   "--clear-groups"]
+        nproc = limits.EXTRA_PROCESSES + _user_task_count(user.pw_uid)
+    else:
+        nproc = limits.EXTRA_PROCESSES + _user_task_count(os.getuid())
+    cmd = [*prefix, sys.executable, "-I", "harness.py", str(write_fd)]
+    out_path = scratch / "output.txt"
+    start = time.monotonic()
+    sink: list[bytes] = []
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=scratch, env=_clean_env(scratch), stdin=subprocess.PIPE, stdout=out,
+            stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
+            preexec_fn=functools.partial(_limit_child, budget, nproc),
+        )
+    os.close(write_fd)
+    reader = threading.Thread(target=_read_channel, args=(read_fd, sink), daemon=True)
+    reader.start()
+    timed_out = False
+    try:
+        try:
+            proc.stdin.write(json.dumps(job).encode())
+            proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        proc.wait(timeout=budget.wall_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the child and anything it started
+        except (ProcessLookupError, PermissionError):
+            pass
+        proc.wait()
+    reader.join(timeout=5)
+    seconds = time.monotonic() - start
+    tail = _tail(out_path)
+    message = _parse(b"".join(sink), nonce, job["part"])
+    if message is not None and not timed_out:
+        return Outcome(True, message, seconds=seconds, output_tail=tail)
+    if message is not None and message.get("cause"):
+        return Outcome(False, message, message["cause"], seconds, tail)
+    return Outcome(False, {}, _describe_death(proc.returncode, timed_out, budget), seconds, tail)
+
+
+def _parse(raw: bytes, nonce: str, part: str) -> dict[str, Any] | None:
+    """The last well-formed message that carries this run's nonce and part, else None."""
+    for line in reversed(raw.decode("utf-8", "replace").splitlines()):
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(message, dict) and message.get("nonce") == nonce and message.get("part") == part:
+            if isinstance(message.get("observations"), dict) or isinstance(message.get("cause"), str):
+                return message
+    return None
+
+
+def _tail(path: Path, size: int = 2000) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, path.stat().st_size - size))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
