@@ -197,7 +197,7 @@ class QualityReport:
         )
         if math.isfinite(self.sigma_med):
             lines.append(
-                f"Your samples carry the equivalent of +/-{self.sigma_med:.1e} noise on every coordinate "
+                f"Your samples carry the equivalent of ±{self.sigma_med:.1e} noise on every coordinate "
                 f"(median; 22nd smallest {_fmt(self.sigma_22)}); real airfoils show under "
                 f"{self.sigma_smooth / 4:.1e}, and from {self.sigma_too:.1e} the shapes are too rough."
             )
