@@ -154,7 +154,7 @@ def render_ladder(y: np.ndarray, x: np.ndarray) -> None:
     rows, titles = ladder_samples(y, np.random.default_rng(SEED))
     fig = plot_airfoils(x, rows, ncols=8, titles=titles)  # the notebook's panel size, 3.0 x 1.3 in
     LADDER_PNG.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(LADDER_PNG, dpi=60, metadata={"Software": None})
+    fig.savefig(LADDER_PNG, dpi=60, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     print(f"wrote {LADDER_PNG.relative_to(ROOT)} ({LADDER_PNG.stat().st_size / 1024:.0f} KB)")
 
