@@ -395,7 +395,7 @@ def _score(y: np.ndarray, ref: dict[str, Any]) -> QualityReport:
         report.points = 0.0
         if report.n_valid < N_SAMPLES // 2 + 1 and not np.isfinite(sigma_med):
             report.band, report.hint = "not airfoil-shaped", HINT_SHAPE
-            examples = sorted({r for r in invalid_reasons if r})[:3]
+            examples = sorted({r for r in invalid_reasons if r})[:2]
             report.reason = (
                 f"Only {report.n_valid} of 24 samples are plausible airfoils, e.g.: " + " | ".join(examples)
             )
