@@ -1,0 +1,450 @@
+"""Part 2.3 (15 points): how smooth and how diverse are the student's 24 generated airfoils?
+
+``score(samples)`` turns the TA's visual rubric (smooth and diverse: 15; a bit noisy: 8-12; all
+alike: 5; too rough: 0) into numbers a student can act on.  Every threshold comes from
+``quality_reference.npz``, written once by ``scripts/calibrate_quality.py`` from the shipped
+dataset; nothing is recomputed while grading.  The method and the calibration are in
+``docs/sample_quality.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.signal import savgol_filter
+
+REFERENCE_PATH = Path(__file__).resolve().parent / "quality_reference.npz"
+N_SAMPLES, N_POINTS, HALF = 24, 200, 100
+MAX_POINTS = 15.0
+MAX_CROSSING = 0.05  # surfaces may cross over at most this fraction of the chord
+NOSE_STATION = 0.02  # chord fraction where the nose ratio is measured
+
+# The rubric's numbers (QUALITY.md): diversity ramps and points.
+RHO_RAMP = (0.12, 0.28)  # D_rho = clip((rho - 0.12) / 0.28, 0, 1)
+VENDI_RAMP = (0.10, 0.30)  # D_v = clip((v - 0.10) / 0.30, 0, 1)
+NOISY_TOP, NOISY_BOTTOM, COLLAPSED = 12.0, 8.0, 5.0
+
+HINT_NOISE = (
+    "Rough outlines usually mean the decoder is undertrained or the latent space is not regular "
+    "enough: train for more iterations, or increase beta (the weight of the KL term) a little."
+)
+HINT_COLLAPSE = (
+    "Smooth but alike samples are the sign of posterior collapse: beta is too large, so the KL term "
+    "pushes every code to the prior and the decoder outputs one average shape. Lower beta (and check "
+    "that you sample z ~ N(0, I) rather than decoding the zero vector)."
+)
+HINT_SHAPE = (
+    "Most samples do not look like airfoils (surfaces crossing, wrong thickness or edges, or far "
+    "from every real airfoil): check that you decode samples of the prior, that you do not "
+    "flip or reorder the 200 outputs, and that the model reconstructs training airfoils well."
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks (also used by scripts/calibrate_quality.py, so calibration and grading agree)
+# ---------------------------------------------------------------------------------------------
+@lru_cache(maxsize=8)
+def savgol_matrix(window: int) -> tuple[np.ndarray, float]:
+    """The cubic Savitzky-Golay smoother of one surface as a 100x100 matrix H (mode "interp"),
+    and the white-noise gain k = ||I - H||_F^2 / 100 that makes sigma_eq of pure white noise of
+    standard deviation s equal s, edges included (in the interior k = 1 - c0)."""
+    H = savgol_filter(np.eye(HALF), window, 3, mode="interp", axis=0)
+    gain = float(np.sum((np.eye(HALF) - H) ** 2) / HALF)
+    H.setflags(write=False)
+    return H, gain
+
+
+def smooth(y: np.ndarray, window: int) -> np.ndarray:
+    """Each surface of each row of ``y`` (n, 200) smoothed in index space."""
+    H, _ = savgol_matrix(window)
+    surfaces = y.reshape(-1, 2, HALF)
+    return (surfaces @ H.T).reshape(y.shape)
+
+
+def roughness(y: np.ndarray, window: int) -> np.ndarray:
+    """Equivalent white-noise amplitude sigma_eq of each row of ``y`` (n, 200)."""
+    _, gain = savgol_matrix(window)
+    r = y - smooth(y, window)
+    return np.sqrt(np.mean(r**2, axis=1) / gain)
+
+
+def surfaces_le_to_te(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Upper and lower surfaces (n, 100), both from leading to trailing edge on x[100:]."""
+    return y[:, :HALF][:, ::-1], y[:, HALF:]
+
+
+def chord_weights(x: np.ndarray) -> np.ndarray:
+    """The fraction of the chord each of the 100 stations x[100:] stands for (sums to 1)."""
+    xs = np.asarray(x[HALF:], dtype=float)
+    edges = np.concatenate([[xs[0]], (xs[1:] + xs[:-1]) / 2, [xs[-1]]])
+    return np.diff(edges) / (xs[-1] - xs[0])
+
+
+def geometry(y: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-row shape facts: crossing fraction, max thickness, leading- and trailing-edge gaps,
+    mean camber (negative when upside down) and the nose ratio, thickness at 2% chord over max
+    thickness (round nose: about 0.37; a sharp wedge, e.g. an airfoil mirrored in x: about 0.03)."""
+    upper, lower = surfaces_le_to_te(y)
+    thickness = upper - lower
+    weights = chord_weights(x)
+    max_thickness = thickness.max(axis=1)
+    nose = np.searchsorted(np.asarray(x[HALF:]), NOSE_STATION)
+    with np.errstate(all="ignore"):
+        nose_ratio = np.where(max_thickness > 0, thickness[:, nose] / max_thickness, 0.0)
+    return {
+        "crossing": (thickness < 0) @ weights,
+        "max_thickness": max_thickness,
+        "le_gap": np.abs(thickness[:, 0]),
+        "te_gap": thickness[:, -1],
+        "camber": (upper + lower) / 2 @ weights,
+        "nose_ratio": nose_ratio,
+    }
+
+
+def pairwise_rms(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """Root-mean-square difference per coordinate between every row of ``a`` and of ``b``."""
+    b = a if b is None else b
+    sq = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T
+    return np.sqrt(np.maximum(sq, 0) / a.shape[1])
+
+
+def vendi(y: np.ndarray, bandwidth: float) -> float:
+    """Vendi score: exp(entropy of the eigenvalues of K/n), K an RBF kernel on RMS distances."""
+    d = pairwise_rms(y)
+    K = np.exp(-(d**2) / (2 * bandwidth**2))
+    lam = np.clip(np.linalg.eigvalsh(K / len(y)), 0, None)
+    lam = lam[lam > 0]
+    return float(np.exp(-np.sum(lam * np.log(lam))))
+
+
+def mean_pairwise(y: np.ndarray) -> float:
+    d = pairwise_rms(y)
+    n = len(y)
+    return float(d.sum() / (n * (n - 1))) if n > 1 else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The frozen reference
+# ---------------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def load_reference(path: str | None = None) -> dict[str, Any]:
+    """The frozen calibration (scalars as floats, arrays as read-only float64 arrays)."""
+    with np.load(path or REFERENCE_PATH, allow_pickle=False) as data:
+        ref = {}
+        for key in data.files:
+            value = data[key]
+            if value.ndim == 0:
+                ref[key] = value.item()
+            else:
+                value = value.astype(float)
+                value.setflags(write=False)
+                ref[key] = value
+    ref["window"] = int(ref["window"])
+    ref["real_sq"] = (ref["real_y"] ** 2).sum(1)
+    return ref
+
+
+# ---------------------------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class QualityReport:
+    points: float
+    band: str
+    reason: str
+    max_points: float = MAX_POINTS
+    n_smooth_valid: int = 0
+    n_valid: int = 0
+    sigma_eq: list[float] = field(default_factory=list)  # per sample; inf for an invalid shape
+    invalid_reasons: list[str] = field(default_factory=list)  # per sample, "" when valid
+    sigma_22: float = math.inf
+    sigma_med: float = math.inf
+    sigma_smooth: float = math.nan
+    sigma_too: float = math.nan
+    rho: float = 0.0
+    vendi: float = 0.0
+    effective_count: float = 0.0  # "worth about k distinct airfoils"
+    real_effective_count: float = 0.0
+    D: float = 0.0
+    hint: str = ""
+
+    @property
+    def noise_amplitude(self) -> float:
+        """The typical (median) equivalent noise amplitude, in normalised y units."""
+        return self.sigma_med
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict: infinities and NaN become None."""
+        return _json_safe(asdict(self))
+
+    def summary(self) -> str:
+        lines = [f"Sample quality: {self.points:g} / {self.max_points:g} points ({self.band})."]
+        if self.band == "invalid":
+            lines.append(self.reason)
+            if self.hint:
+                lines.append(self.hint)
+            return "\n".join(lines)
+        lines.append(
+            f"{self.n_smooth_valid} of {N_SAMPLES} samples are smooth and airfoil-shaped "
+            f"({self.n_valid} pass the shape checks; smooth means sigma_eq <= {self.sigma_smooth:.1e})."
+        )
+        if math.isfinite(self.sigma_med):
+            lines.append(
+                f"Your samples carry the equivalent of ±{self.sigma_med:.1e} noise on every coordinate "
+                f"(median; 22nd smallest {_fmt(self.sigma_22)}); real airfoils show under "
+                f"{self.sigma_smooth / 4:.1e}, and from {self.sigma_too:.1e} the shapes are too rough."
+            )
+        lines.append(
+            f"Your 24 samples are worth about {self.effective_count:.1f} distinct airfoils; "
+            f"24 real draws give about {self.real_effective_count:.1f} "
+            f"(spread ratio rho = {self.rho:.2f}, diversity D = {self.D:.2f})."
+        )
+        lines.append(self.reason)
+        if self.hint:
+            lines.append(self.hint)
+        return "\n".join(lines)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.1e}" if math.isfinite(value) else "not measurable (invalid shapes)"
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _invalid(reason: str) -> QualityReport:
+    return QualityReport(
+        points=0.0,
+        band="invalid",
+        reason=reason,
+        hint=f"Pass model.generate(n_samples={N_SAMPLES}) (or its .detach().cpu().numpy()): "
+        f"an array of shape ({N_SAMPLES}, {N_POINTS}) of finite numbers in the decoder's units.",
+    )
+
+
+def _round_points(points: float) -> float:
+    return math.floor(points * 10 + 0.5) / 10
+
+
+def _as_array(samples: Any) -> tuple[np.ndarray | None, str]:
+    """The samples as a float64 (24, 200) array, or None and why not."""
+    try:
+        if hasattr(samples, "detach"):  # a torch tensor: maybe on a GPU, maybe requiring grad
+            samples = samples.detach().cpu()
+            if hasattr(samples, "float") and getattr(samples, "is_complex", lambda: False)() is False:
+                samples = samples.float().numpy()
+            else:
+                samples = samples.numpy()
+        raw = np.asarray(samples)
+    except Exception as exc:  # ragged lists, exotic objects
+        return None, f"the samples could not be read as an array of numbers ({type(exc).__name__}: {exc})"
+    if raw.dtype.kind not in "biuf":
+        return None, f"the samples must be numbers, got an array of dtype {raw.dtype}"
+    if raw.shape != (N_SAMPLES, N_POINTS):
+        return None, (
+            f"expected {N_SAMPLES} samples of {N_POINTS} y-values, an array of shape "
+            f"({N_SAMPLES}, {N_POINTS}), but got shape {raw.shape}"
+        )
+    y = raw.astype(np.float64)
+    bad = ~np.isfinite(y)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        return None, (
+            f"{int(bad.sum())} values are NaN or infinite (in samples {rows[:8].tolist()}"
+            f"{' ...' if len(rows) > 8 else ''}): the model diverged or was never trained"
+        )
+    return y, ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring
+# ---------------------------------------------------------------------------------------------
+def validity(y: np.ndarray, sigma: np.ndarray, ref: dict[str, Any]) -> list[str]:
+    """Why each (lightly smoothed) sample is not a plausible airfoil; "" where it is."""
+    geo = geometry(y, ref["x"])
+    tol = ref["gap_tolerance"] + 3 * sigma
+    d2 = ref["real_sq"][None, :] + (y**2).sum(1)[:, None] - 2 * y @ ref["real_y"].T
+    nn = np.sqrt(np.maximum(d2.min(axis=1), 0) / y.shape[1])
+    reasons = []
+    for i in range(len(y)):
+        why = []
+        if geo["crossing"][i] > MAX_CROSSING:
+            why.append(f"upper and lower surfaces cross over {geo['crossing'][i]:.0%} of the chord")
+        t = geo["max_thickness"][i]
+        if not ref["thickness_min"] <= t <= ref["thickness_max"]:
+            why.append(
+                f"max thickness {t:.3f} outside the real range "
+                f"[{ref['thickness_min']:.3f}, {ref['thickness_max']:.3f}]"
+            )
+        if geo["le_gap"][i] > ref["le_gap_max"] + tol[i]:
+            why.append(f"the leading edge is open by {geo['le_gap'][i]:.3f}")
+        te = geo["te_gap"][i]
+        if not ref["te_gap_min"] - tol[i] <= te <= ref["te_gap_max"] + tol[i]:
+            why.append(f"trailing-edge gap {te:.3f} is implausible")
+        if geo["camber"][i] < ref["camber_min"]:
+            why.append(f"mean camber {geo['camber'][i]:.3f} is negative: upside down?")
+        if geo["nose_ratio"][i] < ref["nose_ratio_min"]:
+            why.append("no round leading edge at x = 0: mirrored or sharp-nosed?")
+        if nn[i] > ref["nn_limit"]:
+            why.append(
+                f"{nn[i]:.3f} (RMS) from the nearest real airfoil, beyond {ref['nn_limit']:.3f}"
+            )
+        reasons.append("; ".join(why))
+    return reasons
+
+
+def diversity(y: np.ndarray, ref: dict[str, Any]) -> tuple[float, float, float]:
+    """(rho, Vendi score, D) of the smoothed valid samples, all relative to the real data."""
+    if len(y) < 2:
+        return 0.0, float(len(y)), 0.0
+    rho = mean_pairwise(y) / ref["real_mean_pairwise"]
+    v_score = vendi(y, ref["vendi_bandwidth"])
+    v = v_score / ref["real_vendi_median"]
+    d_rho = np.clip((rho - RHO_RAMP[0]) / RHO_RAMP[1], 0, 1)
+    d_v = np.clip((v - VENDI_RAMP[0]) / VENDI_RAMP[1], 0, 1)
+    return float(rho), float(v_score), float(min(d_rho, d_v))
+
+
+def score(samples: Any) -> QualityReport:
+    """Score 24 generated airfoils (24, 200), in the decoder's normalised units, out of 15.
+
+    Accepts numpy arrays, nested lists and torch tensors; never raises: unusable input scores 0
+    with band "invalid" and the reason.
+    """
+    y, why = _as_array(samples)
+    if y is None:
+        return _invalid(f"Invalid samples: {why}.")
+    try:
+        with np.errstate(all="ignore"):
+            return _score(y, load_reference())
+    except Exception as exc:  # a last line of defence: grading must go on
+        return _invalid(f"Invalid samples: they could not be scored ({type(exc).__name__}: {exc}).")
+
+
+def _score(y: np.ndarray, ref: dict[str, Any]) -> QualityReport:
+    w = ref["window"]
+    s_smooth, s_too = ref["sigma_smooth"], ref["sigma_too"]
+    sigma = roughness(y, w)
+    smoothed = smooth(y, w)
+    invalid_reasons = validity(smoothed, sigma, ref)
+    valid = np.array([r == "" for r in invalid_reasons])
+    sigma_eff = np.where(valid & np.isfinite(sigma), sigma, np.inf)  # invalid: infinitely rough
+    ordered = np.sort(sigma_eff)
+    sigma_22, sigma_med = float(ordered[21]), float(np.median(ordered))
+    rho, v_score, D = diversity(smoothed[valid], ref)
+    m = float(ref["real_vendi_median"])
+    report = QualityReport(
+        points=0.0,
+        band="",
+        reason="",
+        n_smooth_valid=int(np.sum(sigma_eff <= s_smooth)),
+        n_valid=int(valid.sum()),
+        sigma_eq=[float(s) for s in sigma_eff],
+        invalid_reasons=invalid_reasons,
+        sigma_22=sigma_22,
+        sigma_med=sigma_med,
+        sigma_smooth=s_smooth,
+        sigma_too=s_too,
+        rho=rho,
+        vendi=v_score,
+        effective_count=v_score,
+        real_effective_count=m,
+        D=D,
+    )
+    diverse_points = COLLAPSED + (MAX_POINTS - COLLAPSED) * D
+    diversity_note = (
+        f"Diversity D = {D:.2f}: {'as diverse as real draws' if D >= 1 else 'less diverse than real draws'}."
+    )
+    if sigma_22 <= s_smooth:
+        report.points = _round_points(diverse_points)
+        if D >= 1:
+            report.band, report.hint = "smooth and diverse", "Nothing to fix: smooth and diverse."
+        elif D <= 0:
+            report.band, report.hint = "collapsed", HINT_COLLAPSE
+        else:
+            report.band, report.hint = "partly collapsed", HINT_COLLAPSE
+        report.reason = f"At least 22 of 24 samples are smooth and airfoil-shaped. {diversity_note}"
+    elif sigma_med <= s_too:
+        t = float(np.clip(math.log(max(sigma_med, s_smooth) / s_smooth) / math.log(s_too / s_smooth), 0, 1))
+        noisy_points = NOISY_TOP - (NOISY_TOP - NOISY_BOTTOM) * t
+        report.points = _round_points(min(noisy_points, diverse_points))
+        report.band = "a bit noisy"
+        n_bad = N_SAMPLES - report.n_smooth_valid
+        report.reason = (
+            f"{n_bad} of 24 samples are visibly noisy or not airfoil-shaped (more than 2 allowed for "
+            f"full marks); the noise scores {noisy_points:.1f} of 12. {diversity_note}"
+        )
+        report.hint = HINT_NOISE + (f" {HINT_COLLAPSE}" if diverse_points < noisy_points else "")
+    else:
+        report.points = 0.0
+        if report.n_valid < N_SAMPLES // 2 + 1 and not np.isfinite(sigma_med):
+            report.band, report.hint = "not airfoil-shaped", HINT_SHAPE
+            examples = sorted({r for r in invalid_reasons if r})[:2]
+            report.reason = (
+                f"Only {report.n_valid} of 24 samples are plausible airfoils, e.g.: " + " | ".join(examples)
+            )
+        else:
+            report.band, report.hint = "too rough", HINT_NOISE
+            report.reason = (
+                f"The median sample carries noise of {sigma_med:.1e}, beyond {s_too:.1e} where the "
+                "outlines stop looking like airfoils."
+            )
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Reports and the command line
+# ---------------------------------------------------------------------------------------------
+def plot_samples(x: Any, samples: Any, path: str | Path) -> Path:
+    """Save the 24 samples as a PNG laid out as in the notebook (4 columns x 6 rows)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from HW7_utils import plot_airfoils
+
+    fig = plot_airfoils(x, samples, ncols=4)
+    path = Path(path)
+    fig.savefig(path, dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def main_score_samples(argv: list[str] | None = None) -> int:
+    """``score-samples SAMPLES.npy [--json]``: print the report (or one JSON object); exit 0."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
+    paths = [a for a in argv if a != "--json"]
+    if len(paths) != 1 or paths[0].startswith("-"):
+        print("usage: score-samples SAMPLES.npy [--json]", file=sys.stderr)
+        return 2
+    try:
+        samples = np.load(paths[0], allow_pickle=False)
+    except Exception as exc:
+        print(f"score-samples: cannot read {paths[0]} as a .npy array ({type(exc).__name__}: {exc})",
+              file=sys.stderr)
+        return 2
+    if not isinstance(samples, np.ndarray):  # an .npz archive
+        samples.close()
+        print(f"score-samples: {paths[0]} is an .npz archive; save one array with np.save", file=sys.stderr)
+        return 2
+    report = score(samples)
+    print(json.dumps(report.to_dict(), allow_nan=False) if as_json else report.summary())
+    return 0
