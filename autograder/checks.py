@@ -294,9 +294,6 @@ def judge_train(obs: dict) -> list[TestResult]:
                                   "last running_avg_window total losses, once per iteration")
     sched.score = sched.max_score * (2 - len(sched_problems)) / 2 if not (a.get("error") or b.get("error")) else 0
     sched.output = "\n".join(sched_problems) or "Right."
-    if obs.get("uses_reference_dkl"):
-        for t in tests:
-            t.output += "\n(No D_KL of yours was found, so these tests used the formula from the notebook.)"
     return tests
 
 

@@ -386,7 +386,8 @@ def run_loop(ns, scheduler, n_iters, beta, window, batch_size):
     torch.optim.lr_scheduler.ReduceLROnPlateau = SpyPlateau
     ns_tracker = ns["VAE_Tracker"]
     ns["VAE_Tracker"] = SpyTracker
-    dkl = ns.get("D_KL") if callable(ns.get("D_KL")) else reference_dkl
+    student_dkl = ns.get("D_KL")
+    ns["D_KL"] = dkl = reference_dkl  # the loop is tested on its own: a broken D_KL is part 1.4's
     seed_everything(0)
     model = ProbeVAE()
     name = "_GraderSpyStepLR" if scheduler == "StepLR" else "ReduceLROnPlateau"
@@ -399,6 +400,7 @@ def run_loop(ns, scheduler, n_iters, beta, window, batch_size):
     finally:
         torch.optim.lr_scheduler.ReduceLROnPlateau = real_plateau
         ns["VAE_Tracker"] = ns_tracker
+        ns["D_KL"] = student_dkl
     opt = SpyOptimizer.instances[-1] if SpyOptimizer.instances else None
     tracker = SpyTracker.instances[-1] if SpyTracker.instances else None
     obs = {"error": err, "forward_calls": len(model.records),
@@ -432,7 +434,7 @@ def run_loop(ns, scheduler, n_iters, beta, window, batch_size):
 def part_train(ns):
     if not callable(ns.get("train_VAE")):
         return {"missing": ["train_VAE"]}
-    obs = {"uses_reference_dkl": not callable(ns.get("D_KL"))}
+    obs = {}
     for key, args in (("steplr", ("StepLR", 9, 0.7, 4, 16)), ("plateau", ("Plateau", 6, 2.0, 3, 32))):
         result, err = attempt(run_loop, ns, *args)
         obs[key] = result if err is None else {"error": err}
@@ -483,6 +485,8 @@ def part_retrain(ns):
 
     needed = [n for n in ("VAE",) if not callable(ns.get(n))]
     use_reference = bool(JOB.get("use_reference_loop")) or not callable(ns.get("train_VAE"))
+    if JOB.get("use_reference_dkl") or not callable(ns.get("D_KL")):
+        ns["D_KL"] = reference_dkl
     if needed:
         return {"missing": needed}
     train_config = JOB.get("train_config")
@@ -512,6 +516,7 @@ def part_retrain(ns):
         _, err = attempt(ns["train_VAE"], model, dataset, device="cpu", plot_freq=0, **train_config)
     seconds = time.perf_counter() - start
     obs = {"config_source": source, "loop": "reference" if use_reference else "student",
+           "dkl": "reference" if ns["D_KL"] is reference_dkl else "student",
            "train_error": err, "train_seconds": seconds}
     if trackers:
         t = trackers[-1]

@@ -8,12 +8,15 @@ from autograder import limits
 from autograder.results import PART_NAMES, PART_POINTS, Results, TestResult
 from autograder.sandbox import Outcome
 
-FALLBACK_NOTE = ("Your train_VAE did not pass all of its tests (part 2.2), so your model was re-trained "
-                 "with the grader's reference loop instead, with your train_config: one bug is not "
-                 "punished twice.")
+FALLBACK_NOTES = {
+    "loop": "Your train_VAE did not pass all of its tests (part 2.2), so your model was re-trained with "
+            "the grader's reference loop and your train_config: one bug is not punished twice.",
+    "dkl": "Your D_KL did not pass all of its tests (part 1.4), so the re-training used the correct KL "
+           "formula instead: one bug is not punished twice.",
+}
 
 
-def judge(outcome: Outcome, loop_failed: bool, results: Results) -> list[TestResult]:
+def judge(outcome: Outcome, flags: dict[str, bool], results: Results) -> list[TestResult]:
     test = TestResult(PART_NAMES["2.3"], "2.3", PART_POINTS["2.3"])
     lines = []
     if not outcome.ok:
@@ -22,8 +25,11 @@ def judge(outcome: Outcome, loop_failed: bool, results: Results) -> list[TestRes
                        "on one CPU thread.")
         return [test]
     obs = outcome.payload.get("observations") or {}
-    if obs.get("loop") == "reference":
-        lines.append(FALLBACK_NOTE if loop_failed else "No train_VAE of yours was found; the grader's loop was used.")
+    for key, flag in (("loop", "use_reference_loop"), ("dkl", "use_reference_dkl")):
+        if obs.get(key) == "reference":
+            lines.append(FALLBACK_NOTES[key] if flags.get(flag) else
+                         f"No working {'train_VAE' if key == 'loop' else 'D_KL'} of yours was found; the "
+                         "grader's was used.")
     if isinstance(obs.get("train_seconds"), (int, float)):
         results.extra["train_seconds"] = round(float(obs["train_seconds"]), 2)
         lines.append(f"Re-training took {obs['train_seconds']:.1f} s.")

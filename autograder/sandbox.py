@@ -163,8 +163,12 @@ def _read_channel(fd: int, sink: list[bytes]) -> None:
                 sink.append(chunk)
 
 
-def run_part(job: dict[str, Any], scratch: Path, data_file: Path, budget: Budget) -> Outcome:
-    """Run ``harness.py`` on ``job`` in ``scratch`` under ``budget``; return the validated outcome."""
+def run_part(job: dict[str, Any], scratch: Path, data_file: Path, budget: Budget,
+             cancel: threading.Event | None = None) -> Outcome:
+    """Run ``harness.py`` on ``job`` in ``scratch`` under ``budget``; return the validated outcome.
+
+    Setting ``cancel`` stops the child early (the grader no longer needs its result).
+    """
     prepare_scratch(scratch, data_file)
     nonce = secrets.token_hex(16)
     job = {**job, "nonce": nonce}
@@ -190,16 +194,23 @@ def run_part(job: dict[str, Any], scratch: Path, data_file: Path, budget: Budget
     os.close(write_fd)
     reader = threading.Thread(target=_read_channel, args=(read_fd, sink), daemon=True)
     reader.start()
-    timed_out = False
+    timed_out = cancelled = False
+    deadline = start + budget.wall_s
     try:
         try:
             proc.stdin.write(json.dumps(job).encode())
             proc.stdin.close()
         except (BrokenPipeError, OSError):
             pass
-        proc.wait(timeout=budget.wall_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                timed_out = True
+                break
+            if cancel is not None and cancel.wait(0.05):
+                cancelled = True
+                break
+            if cancel is None:
+                time.sleep(0.05)
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)  # the child and anything it started
@@ -208,12 +219,14 @@ def run_part(job: dict[str, Any], scratch: Path, data_file: Path, budget: Budget
         proc.wait()
     reader.join(timeout=5)
     seconds = time.monotonic() - start
+    if cancelled:
+        return Outcome(False, {}, "cancelled by the grader", seconds)
     tail = _tail(out_path)
     message = _parse(b"".join(sink), nonce, job["part"])
-    if message is not None and not timed_out:
-        return Outcome(True, message, seconds=seconds, output_tail=tail)
     if message is not None and message.get("cause"):
         return Outcome(False, message, message["cause"], seconds, tail)
+    if message is not None and not timed_out:
+        return Outcome(True, message, seconds=seconds, output_tail=tail)
     return Outcome(False, {}, _describe_death(proc.returncode, timed_out, budget), seconds, tail)
 
 
