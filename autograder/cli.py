@@ -16,6 +16,21 @@ def _grade(args) -> int:
     return 0
 
 
+def _grade_all(args) -> int:
+    from autograder.batch import grade_all
+
+    try:
+        rows = grade_all(args.submissions, args.out, workers=args.workers, force=args.force,
+                         scheduler=args.scheduler)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    graded = sum(r["status"] == "graded" for r in rows)
+    print(f"Graded {graded} of {len(rows)} submissions into {args.out}/ "
+          f"(gradebook.csv, summary.html, <id>/results.json and <id>/feedback.html).")
+    return 0
+
+
 def _check(args) -> int:
     from autograder.grader import check
 
@@ -36,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="folder for results.json")
     p.add_argument("--sequential", action="store_true", help="run the parts one after another")
     p.set_defaults(func=_grade)
+    p = sub.add_parser("grade-all", help="grade every submission in a folder; gradebook and pages")
+    p.add_argument("submissions", type=Path, help="a folder of zips/notebooks/folders or a Gradescope export")
+    p.add_argument("--out", type=Path, default=Path("grades"))
+    p.add_argument("--workers", type=int, default=None, help="parallel gradings (default: CPU cores)")
+    p.add_argument("--force", action="store_true", help="re-grade submissions that already have results")
+    p.add_argument("--scheduler", help="a Dask scheduler address (tcp://HOST:PORT) to grade on a cluster")
+    p.set_defaults(func=_grade_all)
     p = sub.add_parser("check", help="a student's local check: public tests and the zip's contents")
     p.add_argument("submission", type=Path)
     p.set_defaults(func=_check)

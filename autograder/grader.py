@@ -77,7 +77,8 @@ class _Grading:
             "part": part, "prelude": cells.IMPORT_PRELUDE,
             "cells": [{"index": c.index, "source": c.source} for c in self.code.cells if c.source],
             "model_config": self.sub.model_config, "train_config": self.sub.train_config,
-            "memory_gb": limits.MEMORY_BYTES // 2**30, **checks.job_for(part), **extra,
+            "memory_gb": limits.MEMORY_BYTES // 2**30, "file_mb": limits.FILE_BYTES // 2**20,
+            **checks.job_for(part), **extra,
         }
 
     def run(self, part: str, cancel: threading.Event | None = None, **extra) -> Outcome:

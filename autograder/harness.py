@@ -31,6 +31,9 @@ def _jsonable(value):
 
 def error_text(exc):
     """The student's view of an exception: type, message and the line in their own cell."""
+    if isinstance(exc, OSError) and exc.errno == 27:  # EFBIG: the file-size limit (Python ignores SIGXFSZ)
+        return (f"it wrote more than {JOB.get('file_mb', '?')} MB to its output or to a file "
+                "(too many prints?) and was stopped")
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell")]
     where = f" ({frames[-1].filename[1:-1]}, line {frames[-1].lineno})" if frames else ""
     text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""

@@ -181,6 +181,11 @@ def run_part(job: dict[str, Any], scratch: Path, data_file: Path, budget: Budget
         nproc = limits.EXTRA_PROCESSES + _user_task_count(user.pw_uid)
     else:
         nproc = limits.EXTRA_PROCESSES + _user_task_count(os.getuid())
+    prlimit = shutil.which("prlimit")
+    if prlimit:  # limits set by a wrapper: safer than preexec_fn when several grades run in threads
+        cpu = int(budget.cpu_s or budget.wall_s) + 1
+        prefix = [prlimit, f"--cpu={cpu}:{cpu + 1}", f"--as={budget.memory}", f"--fsize={budget.file_bytes}",
+                  "--core=0", f"--nproc={nproc}", "--", *prefix]
     cmd = [*prefix, sys.executable, "-I", "harness.py", str(write_fd)]
     out_path = scratch / "output.txt"
     start = time.monotonic()
@@ -189,7 +194,7 @@ def run_part(job: dict[str, Any], scratch: Path, data_file: Path, budget: Budget
         proc = subprocess.Popen(
             cmd, cwd=scratch, env=_clean_env(scratch), stdin=subprocess.PIPE, stdout=out,
             stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
-            preexec_fn=functools.partial(_limit_child, budget, nproc),
+            preexec_fn=None if prlimit else functools.partial(_limit_child, budget, nproc),
         )
     os.close(write_fd)
     reader = threading.Thread(target=_read_channel, args=(read_fd, sink), daemon=True)

@@ -1,0 +1,200 @@
+"""Grade a folder of submissions: local workers or a Dask cluster, then the gradebook and pages.
+
+Layouts accepted (detected in this order):
+- Gradescope's "Export Submissions": ``submission_metadata.yml`` beside one folder per submission;
+  names and emails come from the metadata.
+- a folder of zips and/or notebooks: one submission per ``*.zip`` or ``*.ipynb``;
+- a folder of folders: one submission per sub-folder.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import tempfile
+import zipfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from autograder.results import Results
+
+METADATA = "submission_metadata.yml"
+
+
+@dataclass
+class Job:
+    id: str
+    path: Path
+    name: str = ""
+    email: str = ""
+
+
+class _TolerantLoader(yaml.SafeLoader):
+    """Safe, but reads Ruby-tagged nodes of Gradescope's metadata as plain data instead of failing."""
+
+
+def _plain(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+_TolerantLoader.add_multi_constructor("!", _plain)
+_TolerantLoader.add_multi_constructor("tag:", _plain)
+
+
+def _safe_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.@-]+", "_", text).strip("._") or "submission"
+
+
+def _gradescope_jobs(folder: Path) -> list[Job]:
+    try:
+        meta = yaml.load((folder / METADATA).read_text(encoding="utf-8"), Loader=_TolerantLoader) or {}
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{folder / METADATA} could not be read ({exc}); re-download the export") from exc
+    jobs = []
+    for key, record in sorted(meta.items()):
+        path = folder / str(key)
+        if not path.exists():
+            continue
+        submitters = (record or {}).get(":submitters") or [{}]
+        names = [str(s.get(":name", "")) for s in submitters if isinstance(s, dict)]
+        emails = [str(s.get(":email", "")) for s in submitters if isinstance(s, dict)]
+        jobs.append(Job(_safe_id(str(key)), path, "; ".join(filter(None, names)), "; ".join(filter(None, emails))))
+    return jobs
+
+
+def discover(folder: str | Path) -> list[Job]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder of submissions")
+    if (folder / METADATA).is_file():
+        return _gradescope_jobs(folder)
+    jobs = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.name.startswith("__"):
+            continue
+        if path.is_file() and path.suffix.lower() in (".zip", ".ipynb"):
+            jobs.append(Job(_safe_id(path.stem), path))
+        elif path.is_dir():
+            jobs.append(Job(_safe_id(path.name), path))
+    seen: dict[str, int] = {}
+    for job in jobs:  # a.zip and a.ipynb side by side must not share a folder
+        seen[job.id] = seen.get(job.id, 0) + 1
+        if seen[job.id] > 1:
+            job.id = f"{job.id}-{seen[job.id]}"
+    return jobs
+
+
+def pack(path: Path) -> tuple[str, bytes]:
+    """A submission as (file name, bytes): what travels to a remote worker."""
+    if path.is_file():
+        return path.name, path.read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for file in sorted(path.rglob("*")):
+            if file.is_file() and not file.is_symlink():
+                zf.write(file, file.relative_to(path).as_posix())
+    return f"{path.name}.zip", buffer.getvalue()
+
+
+def grade_packed(name: str, data: bytes) -> dict[str, Any]:
+    """Grade one packed submission and return its results.json dict (runs on any worker)."""
+    import torch
+
+    from autograder.grader import grade
+
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory(prefix="hw7-job-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        return grade(path, parallel=False).to_gradescope()
+
+
+def _grade_local(job: Job) -> dict[str, Any]:
+    from autograder.grader import grade
+
+    return grade(job.path, parallel=False).to_gradescope()
+
+
+def _status(results: dict) -> str:
+    return "autograder failed" if any(t.get("name") == "Autograder failed" for t in results.get("tests", [])) else "graded"
+
+
+def grade_all(submissions: str | Path, out: str | Path, workers: int | None = None, force: bool = False,
+              scheduler: str | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Grade every submission into ``out/<id>/results.json`` and write the gradebook and pages.
+
+    Already graded submissions are skipped unless ``force``.  Returns one row per submission.
+    """
+    from tqdm import tqdm
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = discover(submissions)
+    todo = [j for j in jobs if force or not (out / j.id / "results.json").is_file()]
+    bar = tqdm(total=len(todo), desc="grading", unit="sub", disable=not progress)
+
+    def record(job: Job, results: dict) -> None:
+        folder = out / job.id
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / ".results.json.tmp"
+        tmp.write_text(json.dumps(results, indent=2, allow_nan=False), encoding="utf-8")
+        os.replace(tmp, folder / "results.json")
+        bar.update(1)
+
+    def failed(job: Job, exc: BaseException) -> dict:
+        return Results.failed(f"grading this submission stopped: {type(exc).__name__}: {exc}").to_gradescope()
+
+    if scheduler:
+        from dask.distributed import Client
+
+        with Client(scheduler) as client:
+            futures = {client.submit(grade_packed, *pack(j.path), key=f"hw7-{j.id}", pure=False): j for j in todo}
+            for future, job in futures.items():
+                try:
+                    record(job, future.result())
+                except Exception as exc:  # a lost worker must not lose the batch
+                    record(job, failed(job, exc))
+    else:
+        workers = max(1, workers or os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(_grade_local, j): j for j in todo}
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    record(job, future.result())
+                except Exception as exc:
+                    record(job, failed(job, exc))
+    bar.close()
+    rows = []
+    for job in jobs:
+        path = out / job.id / "results.json"
+        try:
+            results = json.loads(path.read_text(encoding="utf-8"))
+            status = _status(results)
+        except (OSError, ValueError):
+            results, status = {}, "error"
+        rows.append({"id": job.id, "name": job.name, "email": job.email, "status": status,
+                     "results": results, "results_path": str(path)})
+    write_reports(rows, out)
+    return rows
+
+
+def write_reports(rows: list[dict[str, Any]], out: Path) -> None:
+    """gradebook.csv, summary.html and one feedback.html per student."""
+    from autograder import reports
+
+    for row in rows:
+        if row["results"]:
+            (out / row["id"] / "feedback.html").write_text(reports.feedback_html(row), encoding="utf-8")
+    reports.gradebook_csv(rows, out / "gradebook.csv")
+    (out / "summary.html").write_text(reports.summary_html(rows), encoding="utf-8")

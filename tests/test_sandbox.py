@@ -1,0 +1,99 @@
+"""The child process cannot hurt the grader: processes, output, signals, network, files."""
+
+import socket
+import textwrap
+
+import pytest
+import variants
+
+from autograder import sandbox
+from autograder.grader import grade
+
+NAMESPACES = bool(sandbox._namespace_prefix())
+GOOD_DKL = "(0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean()"
+
+
+@pytest.fixture(scope="module")
+def solution():
+    return variants.load_solution()
+
+
+def grade_dkl(solution, tmp_path, body: str, parts=("1.4", "2.1")):
+    nb = variants.replace(solution, "D_KL", "def D_KL(mu, logvar):\n" + textwrap.indent(textwrap.dedent(body), "    "))
+    return grade(variants.write(tmp_path / "s", nb), tmp_path / "out", parts=parts)
+
+
+def test_fork_bomb_is_contained(solution, tmp_path):
+    results = grade_dkl(solution, tmp_path, """
+        os = __import__("os")
+        while True:
+            os.fork()
+        """)
+    parts = results.part_scores()
+    assert parts["1.4"] == 0 and parts["2.1"] == 50
+    assert (tmp_path / "out" / "results.json").is_file()
+
+
+def test_output_flood_is_stopped(solution, tmp_path):
+    results = grade_dkl(solution, tmp_path, """
+        while True:
+            print("x" * 1_000_000)
+        """)
+    assert results.part_scores()["1.4"] == 0
+    assert "wrote more than 20 MB" in results.tests[0].output
+    assert results.part_scores()["2.1"] == 50
+
+
+def test_killing_the_parent_does_not_stop_grading(solution, tmp_path):
+    results = grade_dkl(solution, tmp_path, """
+        os = __import__("os")
+        os.kill(os.getppid(), 9)
+        os.kill(0, 9)
+        """)
+    assert results.part_scores()["1.4"] == 0 and results.part_scores()["2.1"] == 50
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="no PID namespace here: kill(-1) would reach the test runner")
+def test_kill_everything_reaches_only_the_child(solution, tmp_path):
+    results = grade_dkl(solution, tmp_path, """
+        __import__("os").kill(-1, 9)
+        """)
+    assert results.part_scores()["1.4"] == 0 and results.part_scores()["2.1"] == 50
+
+
+@pytest.mark.skipif(not NAMESPACES, reason="no network namespace on this platform")
+def test_no_network(solution, tmp_path):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    try:
+        results = grade_dkl(solution, tmp_path, f"""
+            s = __import__("socket").socket()
+            s.settimeout(2)
+            reached = s.connect_ex(("127.0.0.1", {port})) == 0
+            return {GOOD_DKL} + (100.0 if reached else 0.0)
+            """, parts=("1.4",))
+    finally:
+        server.close()
+    assert results.part_scores()["1.4"] == 5, results.tests[0].output
+
+
+def test_scratch_folder_is_private_and_fresh(solution, tmp_path):
+    # Deleting everything in the working directory harms nothing: the next part gets a fresh one.
+    results = grade_dkl(solution, tmp_path, f"""
+        shutil = __import__("shutil")
+        for p in __import__("pathlib").Path(".").iterdir():
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
+        return {GOOD_DKL}
+        """)
+    assert results.part_scores() == {"1.4": 5, "2.1": 50, "2.2": 0, "2.3": 0}
+
+
+def test_environment_is_scrubbed(solution, tmp_path, monkeypatch):
+    monkeypatch.setenv("HW7_SECRET_TOKEN", "do-not-leak")
+    results = grade_dkl(solution, tmp_path, f"""
+        leaked = "HW7_SECRET_TOKEN" in __import__("os").environ
+        return {GOOD_DKL} + (100.0 if leaked else 0.0)
+        """, parts=("1.4",))
+    assert results.part_scores()["1.4"] == 5
