@@ -1,0 +1,73 @@
+"""Graded cells are found by what they define; only definitions run; imports are checked."""
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from autograder import cells
+
+
+def nb(*sources):
+    return new_notebook(cells=[new_markdown_cell("# HW7")] + [new_code_cell(s) for s in sources])
+
+
+def test_split_merged_and_reordered_cells():
+    code = cells.find_graded_cells(nb(
+        "# AUTOGRADED\nclass VAE: pass\ndef D_KL(mu, logvar):\n    return 0",
+        "#AUTOGRADED (10)\nclass Decoder: pass",
+        "# autograded\nclass Encoder: pass\ndef train_VAE(): pass",
+    ))
+    assert code.where == {"VAE": 1, "D_KL": 1, "Decoder": 2, "Encoder": 3, "train_VAE": 3}
+    assert code.missing("2.1") == [] and code.missing("2.3") == ["model_config", "train_config"]
+    assert "1.4: D_KL (cell 2)" in cells.describe(code)
+
+
+def test_later_definition_wins_and_is_reported():
+    code = cells.find_graded_cells(nb("# AUTOGRADED\ndef D_KL(): return 1", "# AUTOGRADED\ndef D_KL(): return 2"))
+    assert code.where["D_KL"] == 2
+    assert any("defined in cells 2 and 3" in n for n in code.notes)
+
+
+def test_only_definitions_run():
+    code = cells.find_graded_cells(nb(
+        "# AUTOGRADED\nimport torch\nx = 5 * 1000\ncfg = dict(a=1, b=[1, 2])\nmodel = VAE()\n"
+        "train_VAE(model)\nwhile True:\n    pass\ndef f():\n    return x"))
+    source = code.cells[0].source
+    assert "def f" in source and "x = 5 * 1000" in source and "cfg = dict" in source
+    assert "VAE()" not in source and "while" not in source and "train_VAE(model)" not in source
+    assert sum("not run by the grader" in n for n in code.notes) == 3
+
+
+def test_forbidden_imports_are_reported_with_their_line():
+    code = cells.find_graded_cells(nb("# AUTOGRADED\nimport torch\nimport os\nfrom subprocess import run\n"
+                                      "def D_KL(): pass"))
+    assert code.forbidden_imports == [
+        "cell 2, line 3: `import os` is not allowed in graded cells (only what the notebook's import cell "
+        "imports); it was ignored",
+        "cell 2, line 4: `import subprocess` is not allowed in graded cells (only what the notebook's import "
+        "cell imports); it was ignored",
+    ]
+    assert "import os" not in code.cells[0].source and "import torch" in code.cells[0].source
+
+
+def test_syntax_error_and_missing_tag():
+    code = cells.find_graded_cells(nb("# AUTOGRADED\ndef D_KL(:\n", "class VAE: pass"))
+    assert code.cells[0].error == "cell 2 has a syntax error on line 2: invalid syntax"
+    assert any("`VAE` is defined in cell 3, which does not start with `# AUTOGRADED`" in n for n in code.notes)
+    assert "VAE" not in code.where
+
+
+def test_configs_are_read_without_running_code():
+    code = cells.find_graded_cells(nb(
+        "# AUTOGRADED (15)\nmodel_config = dict(input_size=200, hidden_sizes=[64, 32], latent_size=10)\n"
+        "train_config = {'beta': 4.3e-3, 'n_iters': 5 * 1000, 'optimizer_config': dict(lr=1e-3)}\n"
+        "bomb = 10 ** 10 ** 10\n"))
+    found = cells.notebook_configs(code)
+    assert found == {"model_config": {"input_size": 200, "hidden_sizes": [64, 32], "latent_size": 10},
+                     "train_config": {"beta": 4.3e-3, "n_iters": 5000, "optimizer_config": {"lr": 1e-3}}}
+
+
+def test_untagged_notebook_and_non_code_cells():
+    notebook = nb("print(1)")
+    notebook.cells.append(nbformat.v4.new_raw_cell("# AUTOGRADED\ndef D_KL(): pass"))
+    code = cells.find_graded_cells(notebook)
+    assert code.cells == [] and code.where == {}
