@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, on Ubuntu 22.04, in /autograder/source.
+# It installs Python 3.11 and the pinned environment OUTSIDE the source folder (the source folder is
+# closed to student code, the environment must stay readable), builds the dataset, and creates the
+# unprivileged user that runs student code.
+set -euo pipefail
+cd "$(dirname "$0")"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends python3.11 python3.11-venv util-linux >/dev/null
+VENV=/opt/hw7-venv
+python3.11 -m venv "$VENV"
+"$VENV/bin/pip" install --quiet --upgrade pip
+# The CPU build of torch first (the default Linux wheel pulls several GB of CUDA libraries).
+"$VENV/bin/pip" install --quiet torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+"$VENV/bin/pip" install --quiet -r requirements.txt
+"$VENV/bin/python" scripts/build_dataset.py
+id hw7student >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin hw7student
+chmod -R a+rX "$VENV"
