@@ -169,14 +169,15 @@ def render_noise_png(quality: dict[str, Any]) -> bytes:
     sigma = np.asarray([np.nan if v is None else v for v in quality.get("sigma_eq") or []], dtype=float)
     fig, ax = plt.subplots(figsize=(8, 2.6))
     ok = np.isfinite(sigma) & (sigma > 0)
-    ax.bar(np.arange(len(sigma))[ok], sigma[ok], color="tab:blue")
+    ax.plot(np.arange(len(sigma))[ok], sigma[ok], "o", color="tab:blue", ms=5)
     for key, label, color in (("sigma_smooth", "smooth", "tab:green"), ("sigma_too", "too rough", "tab:red")):
         if isinstance(quality.get(key), (int, float)) and quality[key] > 0:
             ax.axhline(quality[key], color=color, ls="--", lw=1, label=f"{label} ({quality[key]:.1e})")
     ax.set_yscale("log")
-    ax.set_xlabel("sample (invalid shapes have no bar)")
+    ax.set_xlabel("sample (invalid shapes have no point)")
     ax.set_ylabel("noise amplitude")
-    ax.legend(fontsize=8, loc="upper right")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper right")
     return _png(fig)
 
 
@@ -193,7 +194,9 @@ def _shown(test: dict[str, Any], include_after_published: bool) -> bool:
 def _quality_html(quality: dict[str, Any]) -> str:
     def fmt(key: str, spec: str = ".2g") -> str:
         value = quality.get(key)
-        return format(value, spec) if isinstance(value, (int, float)) else "not measurable"
+        if not isinstance(value, (int, float)):
+            return "not measurable"
+        return format(int(value) if spec == "d" else value, spec)
 
     n = len(quality.get("sigma_eq") or []) or 24
     rows = [

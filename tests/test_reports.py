@@ -194,3 +194,11 @@ def test_write_reports_and_load_row(rows, tmp_path, sample):
     assert (out / "alice_hw7" / "feedback.html").read_text(encoding="utf-8").count("data:image/png;base64,") == 3
     with pytest.raises(ValueError):
         reports.write_reports([_row("../x", None, "error")], tmp_path / "bad")
+
+
+def test_empty_and_invalid_inputs_still_give_pages():
+    assert "<b>0 submission(s)</b>" in reports.summary_html([])
+    invalid = {"points": 0.0, "band": "invalid", "reason": "shape (3,)", "n_smooth_valid": 0.0,
+               "sigma_eq": [None] * 24, "sigma_med": None}
+    page = reports.feedback_html(_row("z", {"tests": [], "extra_data": {"quality": invalid}}))
+    assert "not measurable" in page and "0 of 24" in page and len(_images(page)) == 1
