@@ -210,10 +210,7 @@ def _quality_html(quality: dict[str, Any]) -> str:
         ("Diversity", f"D = {fmt('D', '.2f')}, spread ratio rho = {fmt('rho', '.2f')}"),
     ]
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    parts = [f"<table>{table}</table>"]
-    for key in ("reason", "hint"):
-        if quality.get(key):
-            parts.append(f"<pre>{escape(str(quality[key]))}</pre>")
+    parts = [f"<table>{table}</table>"]  # the reason and hint are in test 2.3's message already
     if quality.get("sigma_eq"):
         parts.append(_figure(lambda: render_noise_png(quality), "noise amplitude of each sample"))
     return "\n".join(parts)
