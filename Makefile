@@ -10,7 +10,7 @@ DATA := data/airfoils.npz
 SUBMISSIONS ?= examples/submissions
 OUT ?= grades
 
-.PHONY: setup data test lint student pdf grade gradescope bench clean lock
+.PHONY: setup data test lint student pdf grade examples gradescope bench clean lock
 
 setup: $(STAMP) $(DATA)
 
@@ -32,6 +32,18 @@ lint: $(STAMP)
 
 test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The main job: grade every submission in $(SUBMISSIONS) (default: the bundled examples) into $(OUT)/.
+grade: setup
+	$(PY) -m autograder grade-all $(SUBMISSIONS) --out $(OUT) $(if $(WORKERS),--workers $(WORKERS)) $(if $(FORCE),--force) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+# Regenerate examples/submissions/ from the solution and student notebooks.
+examples: setup
+	$(PY) scripts/make_examples.py
+
+# The Gradescope autograder zip: build/autograder.zip
+gradescope: $(STAMP)
+	$(PY) scripts/make_gradescope.py
 
 bench: setup
 	$(PY) bench/run_all.py

@@ -185,16 +185,7 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
             results, status = {}, "error"
         rows.append({"id": job.id, "name": job.name, "email": job.email, "status": status,
                      "results": results, "results_path": str(path)})
-    write_reports(rows, out)
-    return rows
-
-
-def write_reports(rows: list[dict[str, Any]], out: Path) -> None:
-    """gradebook.csv, summary.html and one feedback.html per student."""
     from autograder import reports
 
-    for row in rows:
-        if row["results"]:
-            (out / row["id"] / "feedback.html").write_text(reports.feedback_html(row), encoding="utf-8")
-    reports.gradebook_csv(rows, out / "gradebook.csv")
-    (out / "summary.html").write_text(reports.summary_html(rows), encoding="utf-8")
+    reports.write_reports(rows, out)
+    return rows

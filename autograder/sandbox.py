@@ -52,10 +52,12 @@ class Outcome:
 def _sandbox_user() -> pwd.struct_passwd | None:
     if os.geteuid() != 0:
         return None
-    try:
-        return pwd.getpwnam(os.environ.get(SANDBOX_USER_ENV, "nobody"))
-    except KeyError:
-        return None
+    for name in filter(None, (os.environ.get(SANDBOX_USER_ENV), "nobody")):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    return None
 
 
 @functools.cache

@@ -71,10 +71,10 @@ def write(folder: Path, nb, model_config: dict | None = None, train_config: dict
     sys.path.insert(0, str(ROOT))
     from HW7_utils import save_yaml
 
-    folder.mkdir(parents=True, exist_ok=True)
+    (folder.parent if as_zip else folder).mkdir(parents=True, exist_ok=True)
     base_model, base_train = configs(load_solution()) if model_config is None or train_config is None else ({}, {})
     files = {"HW7.ipynb": nbformat.writes(nb).encode()}
-    tmp = folder / ".yaml"
+    tmp = folder.parent / f".{folder.name}.yaml.tmp"
     for name, cfg in (("model_config.yaml", model_config or base_model), ("train_config.yaml", train_config or base_train)):
         save_yaml(cfg, tmp)
         files[name] = tmp.read_bytes()
