@@ -33,6 +33,15 @@ lint: $(STAMP)
 test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The student notebook, generated from the solution with nbgrader's preprocessors.
+student: $(STAMP)
+	$(PY) scripts/make_student.py
+
+# A PDF of an executed notebook: make pdf NB=path/to/executed.ipynb (default: the solution, run into build/).
+NB ?=
+pdf: setup
+	$(PY) scripts/make_pdf.py $(NB)
+
 bench: setup
 	$(PY) bench/run_all.py
 
