@@ -276,7 +276,7 @@ def test_solution_runs_top_to_bottom_with_its_real_configs(tmp_path):
 
 
 @pytest.mark.slow
-def test_student_notebook_stops_first_at_the_D_KL_stub(tmp_path):
+def test_student_notebook_stops_first_at_the_d_kl_stub(tmp_path):
     with pytest.raises(CellExecutionError) as info:
         run_notebook.execute(STUDENT, tmp_path, folder="notebooks", timeout=300)
     assert info.value.ename == "NotImplementedError"
