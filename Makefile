@@ -45,6 +45,15 @@ examples: setup
 gradescope: $(STAMP)
 	$(PY) scripts/make_gradescope.py
 
+# The student notebook, generated from the solution with nbgrader's preprocessors.
+student: $(STAMP)
+	$(PY) scripts/make_student.py
+
+# A PDF of an executed notebook: make pdf NB=path/to/executed.ipynb (default: the solution, run into build/).
+NB ?=
+pdf: setup
+	$(PY) scripts/make_pdf.py $(NB)
+
 bench: setup
 	$(PY) bench/run_all.py
 
