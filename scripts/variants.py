@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-SOLUTION = Path(os.environ.get("HW7_SOLUTION", ROOT / "solutions" / "HW7.ipynb"))
+SOLUTION = Path(os.environ.get("HW7_SOLUTION") or ROOT / "solutions" / "HW7.ipynb")
 
 
 def load_solution(path: Path = SOLUTION):

@@ -61,3 +61,21 @@ def test_executed_solution_becomes_a_pdf_with_greek_and_the_kl_result(tmp_path):
     assert "σ2−1−lnσ2" in flat
     # The tqdm bar is merged into one line per state, not one line per redraw.
     assert text.count("training:") < 10
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} (see scripts/make_pdf.py for how to install)")
+def test_plain_nbconvert_command_keeps_greek(tmp_path):
+    """The command in the notebook's instructions, run as a student would, in the kit's environment."""
+    import sys
+    from pathlib import Path
+
+    config = Path(sys.prefix) / "etc" / "jupyter" / "jupyter_nbconvert_config.py"
+    assert config.is_file(), "run `make setup` (it installs the kit's nbconvert config into the environment)"
+    shutil.copy(ROOT / "notebooks" / "HW7.ipynb", tmp_path / "HW7.ipynb")
+    jupyter = Path(sys.executable).with_name("jupyter")
+    subprocess.run([str(jupyter), "nbconvert", "--to", "pdf", "HW7.ipynb"], cwd=tmp_path, check=True,
+                   capture_output=True, timeout=300)
+    text = subprocess.run(["pdftotext", str(tmp_path / "HW7.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Sampling is not differentiable in μ and σ as such" in text
