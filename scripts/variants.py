@@ -85,8 +85,8 @@ def write(folder: Path, nb, model_config: dict | None = None, train_config: dict
     if as_zip:
         path = folder.with_suffix(".zip")
         with zipfile.ZipFile(path, "w") as zf:
-            for name, data in files.items():
-                zf.writestr(name, data)
+            for name, data in files.items():  # fixed dates: the same variant gives the same bytes
+                zf.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
         return path
     for name, data in files.items():
         (folder / name).write_bytes(data)

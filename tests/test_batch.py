@@ -1,0 +1,131 @@
+"""Batch grading: input layouts, the gradebook and pages, robustness, skipping, Dask."""
+
+import csv
+import json
+import os
+import textwrap
+import zipfile
+
+import pytest
+import variants
+
+from autograder import batch, limits
+
+
+@pytest.fixture(scope="module")
+def solution():
+    return variants.load_solution()
+
+
+@pytest.fixture(scope="module")
+def quick_configs(solution):
+    model, train = variants.configs(solution)
+    return model, {**train, "n_iters": 60}
+
+
+def test_discover_layouts(tmp_path, solution, quick_configs):
+    variants.write(tmp_path / "alice", solution, *quick_configs, as_zip=True)
+    variants.write(tmp_path / "bob", solution, *quick_configs)
+    (tmp_path / "carol.ipynb").write_text("{}")
+    (tmp_path / ".hidden").mkdir()
+    jobs = batch.discover(tmp_path)
+    assert [(j.id, j.path.name) for j in jobs] == [("alice", "alice.zip"), ("bob", "bob"), ("carol", "carol.ipynb")]
+
+
+def test_gradescope_export_layout(tmp_path, solution, quick_configs):
+    export = tmp_path / "export"
+    variants.write(export / "submission_111", solution, *quick_configs)
+    variants.write(export / "submission_222", solution, *quick_configs)
+    (export / "submission_metadata.yml").write_text(textwrap.dedent("""\
+        submission_111:
+          :submitters:
+          - :name: Ada Lovelace
+            :email: ada@example.edu
+            :sid: '1'
+          :created_at: 2026-11-20 10:00:00.000000000 -08:00
+        submission_222:
+          :submitters:
+          - :name: Alan Turing
+            :email: alan@example.edu
+          - :name: Grace Hopper
+            :email: grace@example.edu
+        """))
+    jobs = batch.discover(export)
+    assert [(j.id, j.name, j.email) for j in jobs] == [
+        ("submission_111", "Ada Lovelace", "ada@example.edu"),
+        ("submission_222", "Alan Turing; Grace Hopper", "alan@example.edu; grace@example.edu"),
+    ]
+
+
+def test_batch_survives_bad_submissions_and_writes_consistent_reports(tmp_path, solution, quick_configs,
+                                                                      monkeypatch):
+    monkeypatch.setattr(limits, "TEST_WALL_S", 10.0)
+    subs = tmp_path / "subs"
+    variants.write(subs / "good", solution, *quick_configs, as_zip=True)
+    hang = variants.replace(solution, "D_KL", "def D_KL(mu, logvar):\n    while True:\n        pass\n")
+    variants.write(subs / "hangs", hang, *quick_configs, as_zip=True)
+    crash = variants.replace(solution, "VAE", "class VAE:\n    def __init__(self, **kw):\n"
+                                              "        __import__('os')._exit(3)\n")
+    variants.write(subs / "crashes", crash, *quick_configs, as_zip=True)
+    (subs / "garbage.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    out = tmp_path / "grades"
+    rows = batch.grade_all(subs, out, workers=2, progress=False)
+    assert [r["id"] for r in rows] == ["crashes", "garbage", "good", "hangs"]
+    for row in rows:
+        results = json.loads((out / row["id"] / "results.json").read_text())
+        assert isinstance(results["score"], (int, float)) and results["tests"]
+        page = (out / row["id"] / "feedback.html").read_text()
+        assert row["id"] in page
+    scores = {r["id"]: r["results"]["score"] for r in rows}
+    assert scores["good"] >= 65 and scores["garbage"] == 0
+    hangs = {t["number"]: t for t in rows[3]["results"]["tests"]}
+    assert hangs["1.4.1"]["score"] == 0 and "time budget of 10 s" in hangs["1.4.1"]["output"]
+    assert sum(t["score"] for t in rows[3]["results"]["tests"] if t["number"].startswith("2.1")) == 50
+    crashes = rows[0]["results"]["tests"]
+    assert sum(t["score"] for t in crashes if t["number"].startswith("1.4")) == 5
+    assert "exit code 3" in next(t["output"] for t in crashes if t["number"] == "2.1.1")
+    assert "data:image/png;base64," in (out / "good" / "feedback.html").read_text()
+
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as handle:
+        table = list(csv.DictReader(handle))
+    assert list(table[0]) == ["id", "name", "email", "1.4", "2.1", "2.2", "2.3", "total", "max_total", "status"]
+    for line in table:
+        results = json.loads((out / line["id"] / "results.json").read_text())
+        assert float(line["total"]) == pytest.approx(sum(t["score"] for t in results["tests"]))
+        parts = [float(line[p] or 0) for p in ("1.4", "2.1", "2.2", "2.3")]
+        assert sum(parts) == pytest.approx(float(line["total"]))
+    assert (out / "summary.html").is_file()
+
+    # A second run grades nothing again unless forced.
+    before = {p: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
+    batch.grade_all(subs, out, workers=2, progress=False)
+    assert before == {p: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
+
+
+def test_pack_round_trip(tmp_path, solution, quick_configs):
+    folder = variants.write(tmp_path / "s", solution, *quick_configs)
+    name, data = batch.pack(folder)
+    assert name == "s.zip"
+    (tmp_path / name).write_bytes(data)
+    with zipfile.ZipFile(tmp_path / name) as zf:
+        assert sorted(zf.namelist()) == ["HW7.ipynb", "model_config.yaml", "train_config.yaml"]
+
+
+@pytest.mark.slow
+def test_dask_cluster_gives_identical_scores(tmp_path, solution, quick_configs, root, monkeypatch):
+    distributed = pytest.importorskip("dask.distributed")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
+    subs = tmp_path / "subs"
+    variants.write(subs / "good", solution, *quick_configs, as_zip=True)
+    wrong = variants.replace(solution, "D_KL", "def D_KL(mu, logvar):\n    return mu.sum()\n")
+    variants.write(subs / "wrong", wrong, *quick_configs, as_zip=True)
+    local = batch.grade_all(subs, tmp_path / "local", workers=2, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                                  dashboard_address=None, processes=True) as cluster:
+        remote = batch.grade_all(subs, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
+
+    def table(rows):
+        return {r["id"]: [(t["number"], t["score"]) for t in r["results"]["tests"]] for r in rows}
+
+    assert table(local) == table(remote)
+    assert table(local)["wrong"] != table(local)["good"]
