@@ -15,9 +15,10 @@ process (other processes' load mostly drops out), per second of the median 100-i
 wall time (robust to bursts; every block holds one live redraw), and per wall second overall.
 
 ``--patched`` adds ``loader+patch``: the loader loop with the proposed AirfoilDataset.__getitems__
-monkeypatched in (see ``patched_getitems``), and a data-only timing of both datasets.  Every
-variant is repeated ``--repeats`` times, interleaved, and the best run is kept (the least
-disturbed by the other core's load).  Results go to bench/results/training.json.
+monkeypatched in (see ``patched_getitems``), and a data-only timing of both datasets.  The loops
+take turns every 100 iterations (so that changing load on a shared machine hits them alike); the
+whole comparison is repeated ``--repeats`` times and the best figure of each loop is kept.
+Results go to bench/results/training.json.
 
     python bench/bench_training.py [--iters 2000] [--repeats 3] [--patched] [--no-live] [--no-build]
 """
@@ -33,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -97,35 +98,14 @@ def _setup(seed: int = 0):
 
 
 # --- the three loops ----------------------------------------------------------------------------
-class Clock:
-    """Wall and process-CPU time at the start and after every BLOCK iterations of one run.
-
-    Three figures come out, because this machine is shared: the whole run's wall-clock rate; the
-    CPU-time rate (this process only, so other processes' load mostly drops out); and the rate of
-    the median BLOCK-iteration stretch of wall time (robust to bursts of load, while each block
-    still holds one live redraw).
-    """
-
-    def __init__(self):
-        self.marks = [(time.perf_counter(), time.process_time())]
-
-    def tick(self, it: int) -> None:
-        if it % BLOCK == 0:
-            self.marks.append((time.perf_counter(), time.process_time()))
-
-    def result(self, n_iters: int) -> dict[str, float]:
-        (w0, c0), (w1, c1) = self.marks[0], self.marks[-1]
-        blocks = [b[0] - a[0] for a, b in zip(self.marks[:-1], self.marks[1:])]
-        return dict(wall=n_iters / (w1 - w0), cpu=n_iters / (c1 - c0),
-                    block=BLOCK / statistics.median(blocks))
-
-
-def run_bare(n_iters: int, dataset: AirfoilDataset | None = None) -> dict[str, float]:
-    """Iterations per second of the plainest loop: one tensor, randperm batches."""
+# Each loop is a generator that pauses after every BLOCK iterations, so that the loops being
+# compared can take turns block by block: on a shared machine, load that comes and goes then
+# hits all of them alike, which whole runs one after another cannot promise.
+def bare_blocks(n_iters: int, dataset: AirfoilDataset | None = None) -> Iterator[int]:
+    """The plainest loop: one tensor, randperm batches, no DataLoader, no tracker."""
     data = torch.from_numpy((dataset or AirfoilDataset()).y)
     model, optimizer, rec_loss_fn = _setup()
     it = 0
-    clock = Clock()
     while it < n_iters:
         perm = torch.randperm(len(data))
         for b in range(0, len(data), BATCH):
@@ -136,20 +116,19 @@ def run_bare(n_iters: int, dataset: AirfoilDataset | None = None) -> dict[str, f
             loss.backward()
             optimizer.step()
             it += 1
-            clock.tick(it)
+            if it % BLOCK == 0 or it == n_iters:
+                yield it
             if it == n_iters:
                 break
-    return clock.result(n_iters)
 
 
-def run_loader(n_iters: int, dataset=None, live: bool = False) -> dict[str, float]:
-    """Iterations per second of the notebook's loop (train_VAE without tqdm)."""
+def loader_blocks(n_iters: int, dataset=None, live: bool = False) -> Iterator[int]:
+    """The notebook's loop (train_VAE without tqdm): DataLoader, VAE_Tracker, running average."""
     dataset = dataset if dataset is not None else AirfoilDataset()
     model, optimizer, rec_loss_fn = _setup()
     tracker = VAE_Tracker(n_iters=n_iters, plot_freq=LIVE_PLOT_FREQ, live=live)
     loader = DataLoader(dataset, batch_size=BATCH, shuffle=True)
     it = 0
-    clock = Clock()
     while it < n_iters:
         for y, _names in loader:
             optimizer.zero_grad()
@@ -159,13 +138,45 @@ def run_loader(n_iters: int, dataset=None, live: bool = False) -> dict[str, floa
             loss = rec + BETA * prior
             loss.backward()
             optimizer.step()
-            tracker.update(rec, prior, loss)
+            tracker.update(rec, prior, loss)  # redraws (live) at multiples of 100: inside a block
             _running_avg = np.mean(tracker.total_losses[-RUNNING_AVG_WINDOW:])
             it += 1
-            clock.tick(it)
+            if it % BLOCK == 0 or it == n_iters:
+                yield it
             if it == n_iters:
                 break
-    return clock.result(n_iters)
+
+
+def round_robin(loops: dict[str, Callable[[], Iterator[int]]], n_iters: int) -> dict[str, dict[str, float]]:
+    """Run the loops block by block in turn; per loop, three rates in iterations per second
+    (after the first block):
+
+    cpu    per CPU-second of this process (other processes' load mostly drops out)
+    block  BLOCK / the median block's wall time (robust to bursts; a live block holds its redraw)
+    wall   per wall-clock second over all its blocks
+    """
+    gens = {name: make() for name, make in loops.items()}
+    wall: dict[str, list[float]] = {name: [] for name in gens}
+    cpu: dict[str, list[float]] = {name: [] for name in gens}
+    done: dict[str, list[int]] = {name: [0] for name in gens}
+    while gens:
+        for name in list(gens):
+            w0, c0 = time.perf_counter(), time.process_time()
+            try:
+                done[name].append(next(gens[name]))
+            except StopIteration:
+                del gens[name]
+                continue
+            wall[name].append(time.perf_counter() - w0)
+            cpu[name].append(time.process_time() - c0)
+    rates = {}
+    for name in loops:
+        # The first block is warm-up (allocator, first Adam step, first loader epoch): left out.
+        n = done[name][-1] - done[name][1]
+        w, c = wall[name][1:] or wall[name], cpu[name][1:] or cpu[name]
+        n = n or done[name][-1]
+        rates[name] = dict(cpu=n / sum(c), block=BLOCK / statistics.median(w), wall=n / sum(w))
+    return rates
 
 
 # --- the proposed HW7_utils patch, applied by monkeypatching -------------------------------------
@@ -249,11 +260,11 @@ def run_in_kernel(n_iters: int, repeats: int) -> dict:
 import json, sys, matplotlib
 sys.path.insert(0, {str(BENCH)!r}); sys.path.insert(0, {str(ROOT)!r})
 import bench_training as bt
-bare, live = [], []
-for _ in range({repeats}):
-    bare.append(bt.run_bare({n_iters}))
-    live.append(bt.run_loader({n_iters}, live=True))
-print("RESULT " + json.dumps(dict(bare=bare, live=live, backend=matplotlib.get_backend())))
+bt.torch.set_num_threads(1)
+loops = dict(bare=lambda: bt.bare_blocks({n_iters}), live=lambda: bt.loader_blocks({n_iters}, live=True))
+runs = [bt.round_robin(loops, {n_iters}) for _ in range({repeats})]
+result = {{name: [run[name] for run in runs] for name in loops}}
+print("RESULT " + json.dumps(dict(result, backend=matplotlib.get_backend())))
 """
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("%matplotlib inline"), nbformat.v4.new_code_cell(code)]
@@ -291,15 +302,6 @@ def time_dataset_build(repeats: int) -> list[float]:
 
 # --- driver ----------------------------------------------------------------------------------------
 MEASURES = ("cpu", "block", "wall")
-
-
-def interleaved(runs: dict[str, Callable[[], dict[str, float]]], repeats: int) -> dict[str, list[dict]]:
-    """Run each loop ``repeats`` times, interleaved, so that slow phases of the machine hit all."""
-    got: dict[str, list[dict]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            got[name].append(fn())
-    return got
 
 
 def machine() -> str:
@@ -360,17 +362,18 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
 
     dataset = AirfoilDataset()
-    runs: dict[str, Callable[[], dict[str, float]]] = {
-        "bare": lambda: run_bare(args.iters, dataset),
-        "loader": lambda: run_loader(args.iters, dataset),
+    loops: dict[str, Callable[[], Iterator[int]]] = {
+        "bare": lambda: bare_blocks(args.iters, dataset),
+        "loader": lambda: loader_blocks(args.iters, dataset),
     }
     if args.patched:
         patched = make_patched_dataset()
         check_same_batches(dataset, patched)
-        runs["loader+patch"] = lambda: run_loader(args.iters, patched)
+        loops["loader+patch"] = lambda: loader_blocks(args.iters, patched)
     print(f"{args.iters} iterations x {args.repeats} repeats on {machine()}; "
           f"load average {load_before}", flush=True)
-    its = interleaved(runs, args.repeats)
+    runs = [round_robin(loops, args.iters) for _ in range(args.repeats)]
+    its = {name: [run[name] for run in runs] for name in loops}
 
     data_only = {}
     if args.patched:
