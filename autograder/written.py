@@ -100,6 +100,9 @@ def _to_sympy(latex: str):
     expr = parse_latex(latex)
     if isinstance(expr, sympy.core.relational.Relational):  # e.g. "... \geq 0" after the last "="
         expr = expr.lhs
+    costly = _too_costly(expr)  # before anything rebuilds (and so evaluates) the expression
+    if costly:
+        raise _TooCostly(f"not evaluated: the expression holds {costly}")
     mu, sigma = sympy.symbols("mu sigma", positive=True)
     mapping = {}
     for s in expr.free_symbols:
@@ -110,6 +113,34 @@ def _to_sympy(latex: str):
         elif s.name == "e":
             mapping[s] = sympy.E
     return expr.xreplace(mapping), mu, sigma
+
+
+class _TooCostly(Exception):
+    """The parsed expression could take minutes to evaluate."""
+
+
+MAX_LATEX_CHARS = 1000  # a final KL expression is well under 200 characters
+MAX_NUMBER = 10**6
+
+
+def _too_costly(expr) -> str | None:
+    """Why evaluating ``expr`` could run for minutes (towers of powers, huge numbers), or None.
+
+    Student text is untrusted: 10^{10^{10^{10}}} parses fine and then hangs evalf."""
+    import sympy
+
+    def exponent_depth(e) -> int:
+        if isinstance(e, sympy.Pow):
+            return 1 + exponent_depth(e.exp)
+        if isinstance(e, sympy.Function):  # e^{\ln \sigma^2}: a power inside a log is harmless
+            return 0
+        return max((exponent_depth(a) for a in e.args), default=0)
+
+    if any(abs(n) > MAX_NUMBER for n in expr.atoms(sympy.Number) if n.is_finite):
+        return f"a number larger than {MAX_NUMBER:,}"
+    if exponent_depth(expr) > 2:
+        return "a power inside an exponent inside an exponent"
+    return None
 
 
 def _numerically_equal(diff, mu, sigma, scale, points: int = 6) -> bool:
@@ -158,8 +189,13 @@ def _check(markdown: str | None) -> KLCheck:
     latex = final_expression(text)
     if latex is None:
         return KLCheck("could not parse", None, None, "no LaTeX math ($...$ or $$...$$) in the answer")
+    if len(latex) > MAX_LATEX_CHARS:
+        return KLCheck("could not parse", latex[:200] + " ...", None,
+                       f"the final expression is longer than {MAX_LATEX_CHARS} characters; not evaluated")
     try:
         expr, mu, sigma = _to_sympy(latex)
+    except _TooCostly as exc:
+        return KLCheck("could not parse", latex, None, str(exc))
     except Exception as exc:  # (antlr and sympy raise many kinds)
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return KLCheck("could not parse", latex, None, f"sympy's LaTeX parser failed: {reason}")

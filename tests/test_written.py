@@ -107,6 +107,22 @@ def test_garbage_could_not_parse_and_does_not_raise(markdown, capfd):
     assert capfd.readouterr().err == ""  # the antlr parser must not print to stderr either
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "markdown",
+    [r"$$10^{10^{10^{10}}}$$", r"$$\mu^{\sigma^{9999999999}}$$", "$$" + r"\mu^2+" * 400 + "1$$"],
+)
+def test_costly_expressions_are_refused_quickly(markdown):
+    check = check_kl_answer(markdown)  # would otherwise run for minutes or exhaust memory
+    assert check.verdict == "could not parse"
+    assert "not evaluated" in check.note
+
+
+def test_exponent_of_a_log_is_still_evaluated():
+    check = check_kl_answer(r"$$\frac12(\mu^2 + e^{\ln\sigma^2} - 1) - \ln\sigma$$")
+    assert check.verdict == "equivalent"
+
+
 @pytest.mark.parametrize("markdown", ["", "   \n", "YOUR ANSWER HERE", "  YOUR ANSWER HERE\n", None])
 def test_empty_or_placeholder_is_no_answer(markdown):
     check = check_kl_answer(markdown)
