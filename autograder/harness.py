@@ -15,12 +15,20 @@ import traceback
 
 CHANNEL = None
 JOB = {}
+CELL_SECONDS = 20  # defining a cell's contents must not take longer (a loop in a class body, say)
+
+# The reporting path holds its own references, taken before any student code runs, so that patching
+# json, os, this module's globals or builtins later does not change what is sent.
+_dumps, _write, _exit, _isinstance = json.dumps, os.write, os._exit, isinstance
 
 
-def send(message):
-    message = {**message, "nonce": JOB.get("nonce"), "part": JOB.get("part")}
-    CHANNEL.write(json.dumps(message, default=_jsonable) + "\n")
-    CHANNEL.flush()
+def send(message, _state={}):  # noqa: B006 (state shared between calls on purpose)
+    if "fd" not in _state:
+        _state.update(fd=CHANNEL.fileno(), nonce=JOB.get("nonce"), part=JOB.get("part"))
+    message = {**message, "nonce": _state["nonce"], "part": _state["part"]}
+    data = (_dumps(message, default=_jsonable) + "\n").encode()
+    while data:
+        data = data[_write(_state["fd"], data):]
 
 
 def _jsonable(value):
@@ -540,12 +548,25 @@ def part_retrain(ns):
 PARTS = {"1.4": part_dkl, "2.1": part_vae, "2.2": part_train, "2.3": part_retrain}
 
 
+class CellTimeout(BaseException):
+    pass
+
+
+def _alarm(signum, frame):
+    raise CellTimeout(f"defining this cell's contents took more than {CELL_SECONDS} s (a loop at the top "
+                      "level of a class?)")
+
+
 def main():
     global CHANNEL, JOB
+    import signal
+
     CHANNEL = os.fdopen(int(sys.argv[1]), "w")
     JOB = json.loads(sys.stdin.read())
     sys.stdin.close()
     sys.path.insert(0, os.getcwd())
+    report = send
+    send({"started": True})  # fixes the reporting state before student code exists
     try:
         import matplotlib
 
@@ -560,18 +581,22 @@ def main():
             code, err = attempt(compile, cell["source"], f"<cell {cell['index'] + 1}>", "exec")
             if err is None:
                 seed_everything(0)
-                _, err = attempt(exec, code, ns)
+                signal.signal(signal.SIGALRM, _alarm)
+                signal.alarm(CELL_SECONDS)
+                try:
+                    _, err = attempt(exec, code, ns)
+                finally:
+                    signal.alarm(0)
             if err is not None:
                 cell_errors.append({"cell": cell["index"] + 1, "error": err})
         seed_everything(0)
         observations = PARTS[JOB["part"]](ns)
-        send({"observations": observations, "cell_errors": cell_errors})
+        report({"observations": observations, "cell_errors": cell_errors})
     except MemoryError:
-        send({"cause": f"it ran out of memory (the limit is {JOB.get('memory_gb', '?')} GB)"})
+        report({"cause": f"it ran out of memory (the limit is {JOB.get('memory_gb', '?')} GB)"})
     except BaseException as exc:  # noqa: BLE001
-        send({"cause": f"the grader's harness stopped: {error_text(exc)}"})
-    CHANNEL.close()
-    os._exit(0)  # skip interpreter teardown: student objects' __del__ must not run after the report
+        report({"cause": f"the grader's harness stopped: {error_text(exc)}"})
+    _exit(0)  # skip interpreter teardown: student objects' __del__ must not run after the report
 
 
 if __name__ == "__main__":

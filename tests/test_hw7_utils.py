@@ -33,6 +33,14 @@ def test_dataset_items(dataset):
     assert dataset.get_x()[0] == 1
 
 
+def test_batched_fetch_matches_single_items(dataset):
+    rows = dataset.__getitems__([5, 0, 1596])
+    for (row, name), i in zip(rows, [5, 0, 1596]):
+        assert isinstance(row, torch.Tensor) and row.dtype == torch.float32
+        np.testing.assert_array_equal(row.numpy(), dataset[i][0])
+        assert name == dataset[i][1]
+
+
 def test_dataset_works_with_a_shuffling_dataloader(dataset):
     torch.manual_seed(0)
     ys, names = next(iter(DataLoader(dataset, batch_size=64, shuffle=True)))
@@ -96,11 +104,11 @@ def test_tracker_redraws_one_figure_in_place(monkeypatch):
     shown = []
 
     class Handle:
-        def update(self, fig):
-            shown.append(("update", fig))
+        def update(self, image):
+            shown.append(("update", image))
 
-    def fake_display(fig, display_id):
-        shown.append(("display", fig))
+    def fake_display(image, display_id):
+        shown.append(("display", image))
         return Handle()
 
     import IPython.display
@@ -110,8 +118,9 @@ def test_tracker_redraws_one_figure_in_place(monkeypatch):
     for i in range(25):
         tracker.update(1.0 / (i + 1), 0.1, 1.0)
     assert [kind for kind, _ in shown] == ["display", "update", "update"]  # at 10, 20 and the end
-    assert len({id(fig) for _, fig in shown}) == 1
-    assert len(shown[-1][1].axes[0].lines[0].get_ydata()) == 25
+    assert all(image.data.startswith(b"\x89PNG") for _, image in shown)
+    assert len(tracker._fig.axes[0].lines[0].get_ydata()) == 25  # one figure, redrawn
+    assert plt.get_fignums() == []  # never left open for the inline backend to show again
 
 
 # --- plot_airfoils ---------------------------------------------------------------------------

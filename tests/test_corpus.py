@@ -1,0 +1,59 @@
+"""The adversarial corpus (scripts/make_corpus.py): every case gets a valid results.json, the parts
+under attack score 0 with the cause named, and every other part scores exactly what the unmodified
+solution scores with the same configs."""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import make_corpus
+import pytest
+
+from autograder.grader import grade
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    base = make_corpus.baseline(folder)
+
+    def run(case):
+        path = case.make(folder / case.name)
+        out = folder / "out" / case.name
+        return case.name, grade(path, out, parts=case.parts), out / "results.json"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict((name, (res, path)) for name, res, path in pool.map(run, make_corpus.CASES))
+    return grade(base, parts=make_corpus.ALL), results
+
+
+def test_corpus_is_large_enough():
+    assert len(make_corpus.CASES) >= 30
+    assert len({c.name for c in make_corpus.CASES}) == len(make_corpus.CASES)
+
+
+@pytest.mark.parametrize("case", make_corpus.CASES, ids=lambda c: c.name)
+def test_case(graded, case):
+    baseline, results = graded
+    res, path = results[case.name]
+    written = json.loads(path.read_text())  # valid JSON, Gradescope's fields
+    assert isinstance(written["score"], (int, float)) and written["tests"]
+    assert written["score"] == pytest.approx(res.score)
+    assert {t["number"].split(".")[0] + "." + t["number"].split(".")[1] for t in written["tests"]} == set(case.parts)
+    got, base = res.part_scores(), baseline.part_scores()
+    for part, want in case.expect.items():
+        messages = "\n".join(t.output for t in res.tests if t.part == part)
+        if want == "base":
+            assert got[part] == base[part], f"{part}: {got[part]} != baseline {base[part]}\n{messages}"
+        elif isinstance(want, str):
+            assert got[part] == 0, f"{part} scored {got[part]}\n{messages}"
+            assert want.removeprefix("zero:") in messages, messages
+        else:
+            assert got[part] == want, f"{part}: {got[part]} != {want}\n{messages}"
+    notes = "\n".join(res.notes)
+    for text in case.notes:
+        assert text in notes, notes
+    raw = path.read_text()
+    for text in case.absent:
+        assert text not in raw
