@@ -10,7 +10,7 @@ DATA := data/airfoils.npz
 SUBMISSIONS ?= examples/submissions
 OUT ?= grades
 
-.PHONY: setup data test lint student pdf grade examples gradescope bench clean lock
+.PHONY: setup data test lint student pdf grade examples gradescope fuzz bench clean lock
 
 setup: $(STAMP) $(DATA)
 
@@ -54,6 +54,10 @@ student: $(STAMP)
 NB ?=
 pdf: setup
 	$(PY) scripts/make_pdf.py $(NB)
+
+# The long fuzzing run of the intake (10,000 examples per test; make test runs 150).
+fuzz: setup
+	HW7_FUZZ_EXAMPLES=10000 $(PY) -m pytest tests/test_fuzz.py -q
 
 bench: setup
 	$(PY) bench/run_all.py

@@ -47,9 +47,19 @@ def safe_extract(zip_path: Path, target: Path) -> list[Path]:
     """Extract a zip without links, absolute or parent paths, and within the size caps."""
     try:
         zf = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise IntakeError(f"{zip_path.name} is not a readable zip file ({exc}). Re-create it with "
-                          "zip_files(...) in the notebook's last cell.") from exc
+        return _extract(zf, zip_path, target)
+    except ZIP_ERRORS as exc:
+        raise IntakeError(f"{zip_path.name} is not a readable zip file ({type(exc).__name__}: "
+                          f"{str(exc)[:120]}). Re-create it with zip_files(...) in the notebook's last "
+                          "cell.") from exc
+
+
+# What a damaged or exotic zip can raise while it is read (bad headers, CRCs, names, methods, passwords).
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, UnicodeDecodeError, ValueError,
+              NotImplementedError, RuntimeError, OverflowError)
+
+
+def _extract(zf: zipfile.ZipFile, zip_path: Path, target: Path) -> list[Path]:
     extracted, total = [], 0
     with zf:
         infos = zf.infolist()

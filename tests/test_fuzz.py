@@ -1,0 +1,110 @@
+"""Fuzzing the intake: malformed notebooks, YAML and zips never raise anything but IntakeError.
+
+`make test` runs a few hundred examples per test.  The long run (documented in the README):
+
+    HW7_FUZZ_EXAMPLES=10000 .venv/bin/python -m pytest tests/test_fuzz.py     # or: make fuzz
+"""
+
+import json
+import os
+import zipfile
+
+import nbformat
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from autograder import cells, intake
+
+EXAMPLES = int(os.environ.get("HW7_FUZZ_EXAMPLES", "150"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+SNIPPETS = ["# AUTOGRADED\n", "# AUTOGRADED (5)\n", "def D_KL(mu, logvar):\n    return mu\n", "class VAE:\n  pass\n",
+            "import os\n", "model_config = dict(input_size=200, latent_size=10)\n", "train_config = {'n_iters': 10**9}\n",
+            "x = 10 ** 10 ** 10\n", "def f(:\n", "while True: pass\n", "train_config = [1] * 10\n", "\x00\n",
+            "model_config = dict(**{})\n", "y = -(-(1))\n", "z = {1: [2, (3,)]}\n", "a = b = 1\n", "import torch.nn as nn\n"]
+sources = st.lists(st.sampled_from(SNIPPETS) | st.text(max_size=40), max_size=6).map("".join)
+cells_strategy = st.lists(st.fixed_dictionaries({
+    "cell_type": st.sampled_from(["code", "markdown", "raw", "weird"]),
+    "source": sources | st.lists(sources, max_size=3),
+    "metadata": st.dictionaries(st.text(max_size=5), json_values, max_size=2),
+}), max_size=8)
+notebooks = st.one_of(
+    cells_strategy.map(lambda cs: {"cells": cs, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}),
+    st.fixed_dictionaries({"cells": cells_strategy, "nbformat": st.integers(-1, 6),
+                           "nbformat_minor": st.integers(-1, 9), "metadata": json_values}),
+    json_values,
+)
+
+
+def _write_zip(path, members):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members:
+            try:
+                zf.writestr(name, data)
+            except Exception:  # names zipfile itself cannot write: not what is under test
+                pass
+
+
+@FUZZ
+@given(nb=notebooks)
+def test_notebooks(tmp_path_factory, nb):
+    folder = tmp_path_factory.mktemp("nb")
+    (folder / "HW7.ipynb").write_text(json.dumps(nb, allow_nan=True))
+    sub = intake.load_submission(folder, folder / "work")
+    if sub.notebook is not None:
+        code = cells.find_graded_cells(sub.notebook)
+        cells.describe(code)
+        cells.notebook_configs(code)
+    else:
+        assert sub.problems["notebook"]
+
+
+@FUZZ
+@given(model=st.text(max_size=200) | json_values.map(json.dumps), train=st.text(max_size=200) | json_values.map(json.dumps))
+def test_yaml(tmp_path_factory, model, train):
+    folder = tmp_path_factory.mktemp("yaml")
+    (folder / "HW7.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook()))
+    (folder / "model_config.yaml").write_text(model, encoding="utf-8", errors="surrogateescape")
+    (folder / "train_config.yaml").write_text(train, encoding="utf-8", errors="surrogateescape")
+    sub = intake.load_submission(folder, folder / "work")
+    assert (sub.model_config is None) == ("model_config" in sub.problems)
+    assert (sub.train_config is None) == ("train_config" in sub.problems)
+
+
+names = st.one_of(st.sampled_from(["HW7.ipynb", "model_config.yaml", "train_config.yaml", "../x", "/abs", "a/../../b",
+                                   "dir/", "C:/x", "x\\..\\..\\y", ".hidden/HW7.ipynb", "__MACOSX/HW7.ipynb"]),
+                  st.text(min_size=1, max_size=30))
+
+
+@FUZZ
+@given(members=st.lists(st.tuples(names, st.binary(max_size=300)), max_size=6), garbage=st.binary(max_size=200),
+       corrupt=st.booleans())
+def test_zips(tmp_path_factory, members, garbage, corrupt):
+    folder = tmp_path_factory.mktemp("zip")
+    path = folder / "s.zip"
+    _write_zip(path, members)
+    if corrupt:
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2: len(data) // 2 + len(garbage)] = garbage
+        path.write_bytes(bytes(data))
+    try:
+        sub = intake.load_submission(path, folder / "work")
+    except intake.IntakeError as exc:
+        assert str(exc)
+        return
+    for p in (folder / "work").rglob("*"):
+        assert (folder / "work") in p.resolve().parents
+    assert sub.notebook is not None or sub.problems["notebook"]
+
+
+def test_fuzz_budget_is_documented():
+    assert EXAMPLES >= 1
+    assert "HW7_FUZZ_EXAMPLES=10000" in (__doc__ or "")
+
+
