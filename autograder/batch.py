@@ -188,4 +188,22 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
     from autograder import reports
 
     reports.write_reports(rows, out)
+    write_grading_sheet(jobs, out / "written.html")
     return rows
+
+
+def write_grading_sheet(jobs: list[Job], path: Path) -> Path:
+    """The TA's sheet for the hand-graded questions 1.4 and 1.5, one section per student."""
+    from autograder import intake, written
+
+    entries = []
+    for job in jobs:
+        answers: dict[str, str | None] = dict.fromkeys(written.ANSWER_IDS)
+        with tempfile.TemporaryDirectory(prefix="hw7-written-") as tmp:
+            try:
+                answers = written.answers_from_notebook(intake.load_submission(job.path, tmp).notebook)
+            except intake.IntakeError:
+                pass
+        entries.append({"student": " / ".join(filter(None, (job.name, job.id))), **answers})
+    path.write_text(written.grading_sheet_html(entries), encoding="utf-8")
+    return path

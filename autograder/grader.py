@@ -32,6 +32,7 @@ class _Grading:
                  parts: tuple[str, ...] = GRADED_PARTS):
         self.results = Results()
         self.parts = parts
+        workdir.chmod(0o755)  # the sandbox user must reach its scratch folders inside
         self.workdir, self.data_file, self.parallel = workdir, data_file, parallel
         self.sub = intake.load_submission(source, workdir)
         self.code = cells.find_graded_cells(self.sub.notebook) if self.sub.notebook is not None else None
@@ -157,7 +158,6 @@ def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: s
     try:
         with tempfile.TemporaryDirectory(prefix="hw7-grade-") as tmp:
             workdir = Path(tmp)
-            workdir.chmod(0o755)
             results = _Grading(Path(source), workdir, Path(data_file), parallel, parts).grade()
     except intake.IntakeError as exc:
         results = Results(notes=[str(exc)])

@@ -229,11 +229,16 @@ def run_part(job: dict[str, Any], scratch: Path, data_file: Path, budget: Budget
     if cancelled:
         return Outcome(False, {}, "cancelled by the grader", seconds)
     tail = _tail(out_path)
-    message = _parse(b"".join(sink), nonce, job["part"])
+    raw = b"".join(sink)
+    message = _parse(raw, nonce, job["part"])
     if message is not None and message.get("cause"):
         return Outcome(False, message, message["cause"], seconds, tail)
     if message is not None and not timed_out:
         return Outcome(True, message, seconds=seconds, output_tail=tail)
+    if not timed_out and f'"nonce": "{nonce}"'.encode() not in raw:
+        # The harness never reported in: the sandbox itself failed, before any student code ran.
+        return Outcome(False, {}, f"the grader could not start its test process (exit code {proc.returncode}); "
+                       "this is not caused by your code: please tell the course staff", seconds, tail)
     return Outcome(False, {}, _describe_death(proc.returncode, timed_out, budget), seconds, tail)
 
 

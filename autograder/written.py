@@ -342,3 +342,18 @@ def grading_sheet_html(entries: Iterable[Mapping[str, str | None]]) -> str:
         parts.append("</section>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+ANSWER_IDS = {"q1_4": "q1_4_answer", "q1_5": "q1_5_answer"}
+
+
+def answers_from_notebook(notebook) -> dict[str, str | None]:
+    """The student's answers to 1.4 and 1.5: the markdown cells with those nbgrader grade_ids."""
+    found: dict[str, str | None] = dict.fromkeys(ANSWER_IDS)
+    for cell in (notebook or {}).get("cells", []):
+        meta = (cell.get("metadata") or {}).get("nbgrader") or {}
+        for key, grade_id in ANSWER_IDS.items():
+            if isinstance(meta, dict) and meta.get("grade_id") == grade_id:
+                source = cell.get("source", "")
+                found[key] = "".join(source) if isinstance(source, list) else str(source)
+    return found

@@ -95,6 +95,9 @@ def test_batch_survives_bad_submissions_and_writes_consistent_reports(tmp_path, 
         parts = [float(line[p] or 0) for p in ("1.4", "2.1", "2.2", "2.3")]
         assert sum(parts) == pytest.approx(float(line["total"]))
     assert (out / "summary.html").is_file()
+    sheet = (out / "written.html").read_text()
+    assert all(f">{name}<" in sheet or name in sheet for name in ("good", "hangs", "crashes", "garbage"))
+    assert "hint, not a grade" in sheet
 
     # A second run grades nothing again unless forced.
     before = {p: p.stat().st_mtime_ns for p in out.glob("*/results.json")}

@@ -210,3 +210,16 @@ def test_sheet_forbids_inline_scripts_by_policy():
 def test_sheet_with_no_entries():
     page = grading_sheet_html([])
     assert "0 submissions" in page and "<section" not in page
+
+
+def test_answers_are_found_in_the_notebooks_by_grade_id(root):
+    import nbformat
+
+    from autograder.written import answers_from_notebook, check_kl_answer
+
+    solution = answers_from_notebook(nbformat.read(str(root / "solutions" / "HW7.ipynb"), as_version=4))
+    assert check_kl_answer(solution["q1_4"]).verdict == "equivalent"
+    assert "β" in solution["q1_5"] or "beta" in solution["q1_5"]
+    student = answers_from_notebook(nbformat.read(str(root / "notebooks" / "HW7.ipynb"), as_version=4))
+    assert check_kl_answer(student["q1_4"]).verdict == "no answer"
+    assert answers_from_notebook({"cells": []}) == {"q1_4": None, "q1_5": None}
