@@ -24,13 +24,14 @@ ROOT = variants.ROOT
 OUT = ROOT / "examples" / "submissions"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    out = Path(argv[0]) if argv else OUT
     solution = variants.load_solution()
     model, train = variants.configs(solution)
     student = nbformat.read(str(ROOT / "notebooks" / "HW7.ipynb"), as_version=4)
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    OUT.mkdir(parents=True)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
     examples = {
         "reference": (solution, train),
         "untouched": (student, train),
@@ -43,10 +44,10 @@ def main() -> int:
                                    "    while True:\n        pass\n"), {**train, "n_iters": 3000}),
     }
     for name, (nb, train_config) in examples.items():
-        path = variants.write(OUT / name, nb, model, train_config, as_zip=True)
-        print(f"wrote {path.relative_to(ROOT)}")
+        path = variants.write(out / name, nb, model, train_config, as_zip=True)
+        print(f"wrote {path}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
