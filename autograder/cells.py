@@ -28,12 +28,12 @@ ALLOWED_IMPORTS = {
     "torch.nn.functional": None, "torch.utils.data": None, "HW7_utils": None, "math": None,
 }
 
-# What the grader itself imports for every child, as the notebook's locked import cell does.
+# What the grader itself imports for every child, as the notebook's locked import cell does
+# (`plt` is bound by the harness to a stand-in that imports pyplot on first use: 0.8 s saved per part).
 IMPORT_PRELUDE = """\
 from typing import Sequence, Tuple, Union
 from tqdm import tqdm
 import numpy as np
-import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 import torch.optim as optim

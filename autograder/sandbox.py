@@ -165,81 +165,93 @@ def _read_channel(fd: int, sink: list[bytes]) -> None:
                 sink.append(chunk)
 
 
-def run_part(job: dict[str, Any], scratch: Path, data_file: Path, budget: Budget,
-             cancel: threading.Event | None = None) -> Outcome:
-    """Run ``harness.py`` on ``job`` in ``scratch`` under ``budget``; return the validated outcome.
+class Child:
+    """A sandboxed harness process, started ahead of its job.
 
-    Setting ``cancel`` stops the child early (the grader no longer needs its result).
+    The harness imports torch and the rest before it reads its job, so a child started early (while
+    the parent is still reading the submission) is ready when the job comes.  Nothing of the
+    student's runs before :meth:`run`.
     """
-    prepare_scratch(scratch, data_file)
-    nonce = secrets.token_hex(16)
-    job = {**job, "nonce": nonce}
-    read_fd, write_fd = os.pipe()
-    user = _sandbox_user()
-    prefix = list(_namespace_prefix())
-    if user:
-        prefix += [shutil.which("setpriv") or "setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
-                   "--clear-groups"]
-        nproc = limits.EXTRA_PROCESSES + _user_task_count(user.pw_uid)
-    else:
-        nproc = limits.EXTRA_PROCESSES + _user_task_count(os.getuid())
-    prlimit = shutil.which("prlimit")
-    if prlimit:  # limits set by a wrapper: safer than preexec_fn when several grades run in threads
-        cpu = int(budget.cpu_s or budget.wall_s) + 1
-        prefix = [prlimit, f"--cpu={cpu}:{cpu + 1}", f"--as={budget.memory}", f"--fsize={budget.file_bytes}",
-                  "--core=0", f"--nproc={nproc}", "--", *prefix]
-    cmd = [*prefix, sys.executable, "-I", "harness.py", str(write_fd)]
-    out_path = scratch / "output.txt"
-    start = time.monotonic()
-    sink: list[bytes] = []
-    with open(out_path, "wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=scratch, env=_clean_env(scratch), stdin=subprocess.PIPE, stdout=out,
-            stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
-            preexec_fn=None if prlimit else functools.partial(_limit_child, budget, nproc),
-        )
-    os.close(write_fd)
-    reader = threading.Thread(target=_read_channel, args=(read_fd, sink), daemon=True)
-    reader.start()
-    timed_out = cancelled = False
-    deadline = start + budget.wall_s
-    try:
+
+    def __init__(self, scratch: Path, data_file: Path, budget: Budget):
+        prepare_scratch(scratch, data_file)
+        self.budget, self.out_path = budget, scratch / "output.txt"
+        read_fd, write_fd = os.pipe()
+        user = _sandbox_user()
+        prefix = list(_namespace_prefix())
+        if user:
+            prefix += [shutil.which("setpriv") or "setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+                       "--clear-groups"]
+        nproc = limits.EXTRA_PROCESSES + _user_task_count(user.pw_uid if user else os.getuid())
+        prlimit = shutil.which("prlimit")
+        if prlimit:  # limits set by a wrapper: safer than preexec_fn when several grades run in threads
+            cpu = int(budget.cpu_s or budget.wall_s) + 1
+            prefix = [prlimit, f"--cpu={cpu}:{cpu + 1}", f"--as={budget.memory}", f"--fsize={budget.file_bytes}",
+                      "--core=0", f"--nproc={nproc}", "--", *prefix]
+        cmd = [*prefix, sys.executable, "-I", "harness.py", str(write_fd)]
+        self.sink: list[bytes] = []
+        with open(self.out_path, "wb") as out:
+            self.proc = subprocess.Popen(
+                cmd, cwd=scratch, env=_clean_env(scratch), stdin=subprocess.PIPE, stdout=out,
+                stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
+                preexec_fn=None if prlimit else functools.partial(_limit_child, budget, nproc),
+            )
+        os.close(write_fd)
+        self.reader = threading.Thread(target=_read_channel, args=(read_fd, self.sink), daemon=True)
+        self.reader.start()
+
+    def kill(self) -> None:
         try:
-            proc.stdin.write(json.dumps(job).encode())
-            proc.stdin.close()
-        except (BrokenPipeError, OSError):
-            pass
-        while proc.poll() is None:
-            if time.monotonic() > deadline:
-                timed_out = True
-                break
-            if cancel is not None and cancel.wait(0.05):
-                cancelled = True
-                break
-            if cancel is None:
-                time.sleep(0.05)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # the child and anything it started
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the child and anything it started
         except (ProcessLookupError, PermissionError):
             pass
-        proc.wait()
-    reader.join(timeout=5)
-    seconds = time.monotonic() - start
-    if cancelled:
-        return Outcome(False, {}, "cancelled by the grader", seconds)
-    tail = _tail(out_path)
-    raw = b"".join(sink)
-    message = _parse(raw, nonce, job["part"])
-    if message is not None and message.get("cause"):
-        return Outcome(False, message, message["cause"], seconds, tail)
-    if message is not None and not timed_out:
-        return Outcome(True, message, seconds=seconds, output_tail=tail)
-    if not timed_out and f'"nonce": "{nonce}"'.encode() not in raw:
-        # The harness never reported in: the sandbox itself failed, before any student code ran.
-        return Outcome(False, {}, f"the grader could not start its test process (exit code {proc.returncode}); "
-                       "this is not caused by your code: please tell the course staff", seconds, tail)
-    return Outcome(False, {}, _describe_death(proc.returncode, timed_out, budget), seconds, tail)
+        self.proc.wait()
+
+    def run(self, job: dict[str, Any], cancel: threading.Event | None = None) -> Outcome:
+        """Send the job, wait within the budget, and return the validated outcome.
+
+        Setting ``cancel`` stops the child early (the grader no longer needs its result).
+        """
+        nonce = secrets.token_hex(16)
+        job = {**job, "nonce": nonce}
+        start = time.monotonic()
+        deadline = start + self.budget.wall_s
+        timed_out = cancelled = False
+        proc = self.proc
+        try:
+            try:
+                proc.stdin.write(json.dumps(job).encode())
+                proc.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+            while proc.poll() is None:
+                if time.monotonic() > deadline:
+                    timed_out = True
+                    break
+                if cancel is not None and cancel.wait(0.05):
+                    cancelled = True
+                    break
+                if cancel is None:
+                    time.sleep(0.05)
+        finally:
+            self.kill()
+        self.reader.join(timeout=5)
+        seconds = time.monotonic() - start
+        if cancelled:
+            return Outcome(False, {}, "cancelled by the grader", seconds)
+        tail = _tail(self.out_path)
+        raw = b"".join(self.sink)
+        message = _parse(raw, nonce, job["part"])
+        if message is not None and message.get("cause"):
+            return Outcome(False, message, message["cause"], seconds, tail)
+        if message is not None and not timed_out:
+            return Outcome(True, message, seconds=seconds, output_tail=tail)
+        if not timed_out and f'"nonce": "{nonce}"'.encode() not in raw:
+            # The harness never reported in: the sandbox itself failed, before any student code ran.
+            return Outcome(False, {}, f"the grader could not start its test process (exit code "
+                           f"{proc.returncode}); this is not caused by your code: please tell the course staff",
+                           seconds, tail)
+        return Outcome(False, {}, _describe_death(proc.returncode, timed_out, self.budget), seconds, tail)
 
 
 def _parse(raw: bytes, nonce: str, part: str) -> dict[str, Any] | None:

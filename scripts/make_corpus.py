@@ -39,9 +39,12 @@ class Case:
     what: str
     make: Callable[[Path], Path]  # writes the submission under the given folder, returns its path
     expect: dict[str, object]
-    parts: tuple[str, ...] = QUICK
+    parts: tuple[str, ...] = ()  # the parts graded; by default those with an expectation
     notes: list[str] = field(default_factory=list)  # substrings of the top-level output
     absent: list[str] = field(default_factory=list)  # strings that must not appear in results.json
+
+    def __post_init__(self):
+        self.parts = self.parts or tuple(p for p in ALL if p in self.expect)
 
 
 def _solution():
