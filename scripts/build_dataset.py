@@ -264,7 +264,7 @@ def build(files: dict[str, str]) -> Build:
     return Build(names, y, coefficient, names[flat // y.shape[1]], dropped, len(files))
 
 
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """An .npz archive with fixed timestamps, so that two builds give the same bytes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -324,7 +324,7 @@ def write_outputs(result: Build, wheel_name: str, out: Path, report: Path) -> No
         "credit": np.array(CREDIT),
     }
     # Build both payloads before replacing either file, so a failure leaves the old pair intact.
-    npz, text = _npz_bytes(arrays), report_text(result, wheel_name).encode()
+    npz, text = npz_bytes(arrays), report_text(result, wheel_name).encode()
     _write_atomic(out, npz)
     _write_atomic(report, text)
 

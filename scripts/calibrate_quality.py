@@ -11,9 +11,7 @@ The two visual anchors below were set by looking at the ladder; see the docs for
 
 from __future__ import annotations
 
-import io
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,8 @@ from scipy.ndimage import gaussian_filter1d
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from build_dataset import npz_bytes  # noqa: E402 (the same deterministic writer as the dataset's)
 
 from autograder import sample_quality as sq  # noqa: E402
 from HW7_utils import AirfoilDataset, plot_airfoils  # noqa: E402
@@ -44,17 +44,6 @@ def correlated_noise(shape: tuple[int, ...], rng: np.random.Generator) -> np.nda
     n = gaussian_filter1d(n, CORRELATION_LENGTH, axis=-1, mode="reflect")
     n /= n.std(axis=-1, keepdims=True)
     return n.reshape(shape)
-
-
-def save_deterministic_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Like np.savez_compressed, but with fixed timestamps, so the same inputs give the same bytes."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, value in arrays.items():
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.asarray(value), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, buffer.getvalue())
 
 
 def calibrate(y: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -183,7 +172,7 @@ def main() -> int:
     y, x = ds.y.astype(np.float64), ds.get_x().astype(np.float64)
     arrays = calibrate(y, x)
     REFERENCE.parent.mkdir(parents=True, exist_ok=True)
-    save_deterministic_npz(REFERENCE, arrays)
+    REFERENCE.write_bytes(npz_bytes(arrays))
     print(f"wrote {REFERENCE.relative_to(ROOT)} ({REFERENCE.stat().st_size / 1024:.0f} KB)")
     sq.load_reference.cache_clear()
     reasons = sq.validity(arrays["real_y"].astype(float), sq.roughness(y, int(arrays["window"])), sq.load_reference())

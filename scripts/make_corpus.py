@@ -68,6 +68,24 @@ def _dkl(body: str):
     return _with("D_KL", "def D_KL(mu, logvar):\n" + textwrap.indent(textwrap.dedent(body), "    "))
 
 
+def _generate_returns(expression: str):
+    """The solution's VAE, except that generate returns ``expression``."""
+    return _with("VAE", f"""
+        class VAE(nn.Module):
+            def __init__(self, input_size, hidden_sizes, latent_size):
+                super().__init__()
+                self.latent_size = latent_size
+                self.encoder = Encoder(input_size, hidden_sizes, latent_size)
+                self.decoder = Decoder(latent_size, hidden_sizes[::-1], input_size)
+            def forward(self, y):
+                mu, logvar = self.encoder(y)
+                z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+                return self.decoder(z), mu, logvar
+            def generate(self, n_samples, seed=0, device=Device):
+                return {expression}
+        """)
+
+
 def _files(files: Callable[[], dict[str, bytes]], *, zip_links=(), raw_names=()):
     def make(folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
@@ -274,35 +292,11 @@ CASES: list[Case] = [
     # Bad values.
     Case("nan_outputs", "D_KL and the decoder return NaN", _dkl("return torch.tensor(float('nan'))\n"),
          {"1.4": "zero:expected 0.93", "2.1": "base"}),
-    Case("inf_samples", "generate returns inf", _with("VAE", """
-        class VAE(nn.Module):
-            def __init__(self, input_size, hidden_sizes, latent_size):
-                super().__init__()
-                self.latent_size = latent_size
-                self.encoder = Encoder(input_size, hidden_sizes, latent_size)
-                self.decoder = Decoder(latent_size, hidden_sizes[::-1], input_size)
-            def forward(self, y):
-                mu, logvar = self.encoder(y)
-                z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-                return self.decoder(z), mu, logvar
-            @torch.inference_mode()
-            def generate(self, n_samples, seed=0, device=Device):
-                return torch.full((n_samples, 200), float("inf"))
-        """), {"1.4": "base", "2.2": "base", "2.3": "zero:"}, parts=ALL),
-    Case("wrong_device", "generate returns a tensor on the meta device", _with("VAE", """
-        class VAE(nn.Module):
-            def __init__(self, input_size, hidden_sizes, latent_size):
-                super().__init__()
-                self.latent_size = latent_size
-                self.encoder = Encoder(input_size, hidden_sizes, latent_size)
-                self.decoder = Decoder(latent_size, hidden_sizes[::-1], input_size)
-            def forward(self, y):
-                mu, logvar = self.encoder(y)
-                z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-                return self.decoder(z), mu, logvar
-            def generate(self, n_samples, seed=0, device=Device):
-                return torch.zeros(n_samples, 200, device="meta")
-        """), {"1.4": "base", "2.2": "base", "2.3": "zero:"}, parts=ALL),
+    Case("inf_samples", "generate returns inf", _generate_returns('torch.full((n_samples, 200), float("inf"))'),
+         {"1.4": "base", "2.2": "base", "2.3": "zero:"}, parts=ALL),
+    Case("wrong_device", "generate returns a tensor on the meta device",
+         _generate_returns('torch.zeros(n_samples, 200, device="meta")'),
+         {"1.4": "base", "2.2": "base", "2.3": "zero:"}, parts=ALL),
     Case("wrong_dtype", "D_KL returns a Python float and the wrong dtype", _dkl(
         "return float(" + GOOD_DKL + ")\n"), {"1.4": "zero:0-dim tensor", "2.1": "base"}),
     # Notebooks.
