@@ -132,3 +132,12 @@ def test_dask_cluster_gives_identical_scores(tmp_path, solution, quick_configs, 
 
     assert table(local) == table(remote)
     assert table(local)["wrong"] != table(local)["good"]
+
+
+def test_longest_submissions_are_scheduled_first(tmp_path, solution, quick_configs):
+    model, train = quick_configs
+    variants.write(tmp_path / "short", solution, model, {**train, "n_iters": 100}, as_zip=True)
+    variants.write(tmp_path / "long", solution, model, {**train, "n_iters": 5000})
+    (tmp_path / "broken.zip").write_bytes(b"not a zip")
+    costs = {j.id: batch.expected_cost(j) for j in batch.discover(tmp_path)}
+    assert costs == {"short": 100, "long": 5000, "broken": 0}
