@@ -355,7 +355,7 @@ def summary_html(rows: list[dict[str, Any]]) -> str:
            f"<p><b>{len(rows)} submission(s)</b>: "
            + ", ".join(f"{statuses[s]} {escape(s)}" for s in STATUSES if statuses[s]) + "</p>"]
     if totals:
-        out.append(f"<p>Mean {_num(float(np.mean(totals)))}, median {_num(float(np.median(totals)))} "
+        out.append(f"<p>Mean {float(np.mean(totals)):.1f}, median {float(np.median(totals)):.1f} "
                    f"of {_num(MAX_TOTAL)} (error rows count as 0).</p>")
         out.append(_figure(lambda: _histogram_png(totals), "histogram of total scores"))
     out.append("<h2>Pass rate per test</h2><table><tr><th>Test</th><th>Name</th><th>Passed</th><th>%</th></tr>")

@@ -32,7 +32,7 @@ def judge(outcome: Outcome, flags: dict[str, bool], results: Results) -> list[Te
                          "grader's was used.")
     if isinstance(obs.get("train_seconds"), (int, float)):
         results.extra["train_seconds"] = round(float(obs["train_seconds"]), 2)
-        lines.append(f"Re-training took {obs['train_seconds']:.1f} s.")
+        lines.append(f"(Re-training took {obs['train_seconds']:.1f} s.)")
     if isinstance(obs.get("curves"), dict):
         results.extra["curves"] = obs["curves"]
     for key, what in (("missing", "No graded cell defines {}."), ("build_error", "Building the model failed: {}"),
@@ -40,7 +40,7 @@ def judge(outcome: Outcome, flags: dict[str, bool], results: Results) -> list[Te
                                                                                    "seed=0) failed: {}")):
         if obs.get(key):
             value = obs[key]
-            test.output = "\n".join([*lines, what.format(", ".join(value) if isinstance(value, list) else value)])
+            test.output = "\n".join([what.format(", ".join(value) if isinstance(value, list) else value), *lines])
             return [test]
     try:
         samples = np.asarray(obs.get("samples"), dtype=float)
@@ -48,13 +48,10 @@ def judge(outcome: Outcome, flags: dict[str, bool], results: Results) -> list[Te
         samples = np.full((0,), np.nan)
     if samples.shape == (24, 200) and np.isfinite(samples).all():
         results.extra["samples"] = samples.round(6).tolist()
-    try:
-        from autograder import sample_quality
-    except ImportError:
-        test.output = "\n".join([*lines, "Part 2.3 is not graded yet by this version of the autograder (0 of 15)."])
-        return [test]
+    from autograder import sample_quality
+
     report = sample_quality.score(samples)
     results.extra["quality"] = report.to_dict()
     test.score = float(report.points)
-    test.output = "\n".join([*lines, report.summary()])
+    test.output = "\n".join([report.summary(), *lines])  # the verdict first: it is what people scan
     return [test]
