@@ -62,7 +62,6 @@ def judge_dkl(obs: dict) -> list[TestResult]:
     problems_pub, problems_hid, ok_hid = [], [], 0
     for i, (seed, shape) in enumerate(zip(seeds, shapes)):
         case = cases[i] if i < len(cases) and isinstance(cases[i], dict) else {"error": "no result"}
-        expected = PUBLIC_DKL[seed] if seed in PUBLIC_DKL else _dkl_expected(seed, shape)
         is_public = seed in PUBLIC_DKL
         desc = case.get("describe") or {}
         vals = case.get("values") or []
@@ -70,7 +69,8 @@ def judge_dkl(obs: dict) -> list[TestResult]:
             msg = f"D_KL raised {case['error']}"
         elif desc.get("kind") != "tensor" or desc.get("shape") != []:
             msg = f"D_KL must return a 0-dim tensor (shape ()), got {_shape(desc)}"
-        elif not _close(vals[0] if vals else None, expected):
+        elif not _close(vals[0] if vals else None,
+                        expected := PUBLIC_DKL[seed] if is_public else _dkl_expected(seed, shape)):
             got = vals[0] if vals else None
             msg = (f"seed {seed}: expected {expected:.7f}, got {got}" if is_public else
                    f"inputs of shape {shape}: the value is wrong (check that you average over the batch "

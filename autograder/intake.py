@@ -102,9 +102,10 @@ def _candidates(folder: Path) -> list[Path]:
     return found
 
 
-def _pick(files: list[Path], wanted: str, suffix: str, sub: Submission) -> Path | None:
+def _pick(files: list[Path], wanted: str, sub: Submission, suffix: str | None = None) -> Path | None:
+    """The file named ``wanted`` (the shallowest one), else one with ``suffix`` if given, else None."""
     exact = [f for f in files if f.name == wanted]
-    pool = exact or [f for f in files if f.suffix.lower() == suffix]
+    pool = exact or ([f for f in files if f.suffix.lower() == suffix] if suffix else [])
     if not pool:
         return None
     pool.sort(key=lambda f: (len(f.parts), str(f)))
@@ -243,7 +244,7 @@ def load_submission(source: str | Path, workdir: str | Path) -> Submission:
         raise IntakeError(f"{source.name} is not a submission: submit the zip made by zip_files(...), "
                           f"holding {NOTEBOOK}, {MODEL_CONFIG} and {TRAIN_CONFIG}.")
 
-    nb_path = _pick(files, NOTEBOOK, ".ipynb", sub)
+    nb_path = _pick(files, NOTEBOOK, sub, suffix=".ipynb")
     if nb_path is None:
         others = ", ".join(f.name for f in files[:5]) or "nothing"
         sub.problems["notebook"] = (f"No notebook found (the submission holds {others}). Include "
@@ -254,8 +255,6 @@ def load_submission(source: str | Path, workdir: str | Path) -> Submission:
             sub.notebook = read_notebook(nb_path)
         except (ValueError, OSError) as exc:
             sub.problems["notebook"] = str(exc)
-    sub.model_config = _load_config(_pick(files, MODEL_CONFIG, "", sub) if any(
-        f.name == MODEL_CONFIG for f in files) else None, MODEL_CONFIG, validate_model_config, sub)
-    sub.train_config = _load_config(_pick(files, TRAIN_CONFIG, "", sub) if any(
-        f.name == TRAIN_CONFIG for f in files) else None, TRAIN_CONFIG, validate_train_config, sub)
+    sub.model_config = _load_config(_pick(files, MODEL_CONFIG, sub), MODEL_CONFIG, validate_model_config, sub)
+    sub.train_config = _load_config(_pick(files, TRAIN_CONFIG, sub), TRAIN_CONFIG, validate_train_config, sub)
     return sub
