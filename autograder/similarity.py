@@ -1,0 +1,232 @@
+"""Similarity of the students' graded code across a batch: a hint for course staff, never a grade.
+
+The fingerprinting is copydetect's (winnowing over a token stream, as MOSS does).  What goes in is the
+graded code as the grader reads it (``cells.find_graded_cells``): only the definitions, re-printed by
+``ast.unparse`` with docstrings dropped, so comments, docstrings and formatting never count.  copydetect
+then maps every identifier to one symbol, so renaming variables, attributes or helpers changes nothing,
+and fingerprints are a set, so reordered cells still match.  The student notebook's own code (the
+starter code every submission begins from) is boilerplate and never counts as shared.
+
+``score`` of a pair is the larger of the two shares: the part of one student's own (non-starter) code
+that also appears in the other's, so copying a whole submission into a longer one is still caught.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import itertools
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograder import KIT_ROOT, cells
+
+STARTER_NOTEBOOK = KIT_ROOT / "notebooks" / "HW7.ipynb"
+NOISE_K = 25  # characters of filtered code (an identifier is one character): shorter matches are noise
+WINDOW = 1  # fingerprint every k-gram: exact for code this small, and still fast
+
+
+@dataclass
+class Pair:
+    a: str
+    b: str
+    share_a: float  # the part of a's own code found in b
+    share_b: float
+    tokens: int  # matching characters of filtered code
+    slices_a: np.ndarray  # (2, n) start/end offsets of the matching regions in a's code
+    slices_b: np.ndarray
+
+    @property
+    def score(self) -> float:
+        return max(self.share_a, self.share_b)
+
+
+def _normalise(tree: ast.AST) -> ast.AST:
+    """Drop docstrings and type annotations: neither is code a student could be said to share."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg):
+            node.annotation = None
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.returns = None
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Module)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def graded_code(notebook: Any) -> str:
+    """The functions and classes of the graded cells, without comments, docstrings or formatting."""
+    if notebook is None:
+        return ""
+    pieces = []
+    for cell in cells.find_graded_cells(notebook).cells:
+        if not cell.source:
+            continue
+        tree = ast.parse(cell.source)
+        tree.body = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        if tree.body:
+            pieces.append(ast.unparse(_normalise(tree)))
+    return "\n\n".join(pieces)
+
+
+def starter_code(path: Path = STARTER_NOTEBOOK) -> str:
+    """The student notebook's graded code: boilerplate that every submission shares."""
+    import nbformat
+
+    return graded_code(nbformat.read(str(path), as_version=4)) if path.is_file() else ""
+
+
+def _stable_hash(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def _reproducible_hashes() -> Iterator[None]:
+    """copydetect hashes k-grams with Python's ``hash``, salted per process; the same batch must give
+    the same report on every run, so its hash is swapped for CRC-32 while fingerprints are taken."""
+    from copydetect import utils
+
+    utils.hash = _stable_hash
+    try:
+        yield
+    finally:
+        del utils.hash
+
+
+def _fingerprint(name: str, code: str, boilerplate: np.ndarray | None, window: int = WINDOW):
+    from copydetect import CodeFingerprint
+
+    return CodeFingerprint(f"{name}.py", NOISE_K, window, boilerplate, language="python", fp=io.StringIO(code))
+
+
+def fingerprints(codes: dict[str, str], starter: str = "") -> dict[str, Any]:
+    """copydetect's fingerprint of each submission that has graded code of its own (beyond the starter)."""
+    with _reproducible_hashes():
+        boilerplate = np.unique(np.fromiter(_fingerprint("starter", starter, None, 1).hashes, dtype=np.int64)) \
+            if starter.strip() else None
+        prints = {name: _fingerprint(name, code, boilerplate) for name, code in codes.items() if code.strip()}
+    return {name: fp for name, fp in prints.items() if fp.token_coverage > 0}
+
+
+def compare(prints: dict[str, Any]) -> list[Pair]:
+    """Every pair of fingerprinted submissions that shares any fingerprint, highest score first."""
+    from copydetect import compare_files
+
+    pairs = []
+    for (a, fa), (b, fb) in itertools.combinations(sorted(prints.items()), 2):
+        if fa.hashes.isdisjoint(fb.hashes):  # most pairs of a large batch: skip the costly comparison
+            continue
+        tokens, (share_a, share_b), (slices_a, slices_b) = compare_files(fa, fb)
+        if tokens > 0:
+            pairs.append(Pair(a, b, float(share_a), float(share_b), int(tokens),
+                              np.asarray(slices_a, dtype=int), np.asarray(slices_b, dtype=int)))
+    pairs.sort(key=lambda p: (-p.score, p.a, p.b))
+    return pairs
+
+
+# ---------------------------------------------------------------------------------------------
+# The report: similarity.csv (every pair that shares code) and similarity.html (the pairs to look at)
+# ---------------------------------------------------------------------------------------------
+CSV_COLUMNS = ("submission_a", "submission_b", "score", "share_a", "share_b", "matching_chars", "listed")
+NOTICE = ("A hint for course staff, never a grade: shared code has innocent causes (a study group, the same "
+          "tutorial, the lecture's example). Read both submissions and talk to the students before drawing "
+          "any conclusion.")
+SHOWN_OPEN = 10  # pairs shown unfolded; the rest are one click away
+
+
+def write_csv(pairs: list[Pair], threshold: float, path: Path) -> Path:
+    import csv
+
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for p in pairs:
+            writer.writerow([p.a, p.b, f"{p.score:.3f}", f"{p.share_a:.3f}", f"{p.share_b:.3f}", p.tokens,
+                             "yes" if p.score >= threshold else "no"])
+    return path
+
+
+def _marked(code: str, slices: np.ndarray) -> str:
+    from copydetect.utils import highlight_overlap
+
+    if slices.size == 0:
+        from html import escape
+
+        return escape(code)
+    text, _ = highlight_overlap(code, slices, "<mark>", "</mark>", escape_html=True)
+    return text
+
+
+def report_html(pairs: list[Pair], codes: dict[str, str], threshold: float, without_code: list[str],
+                has_starter: bool) -> str:
+    from html import escape
+
+    from autograder.reports import page
+
+    listed = [p for p in pairs if p.score >= threshold]
+    compared = len(codes) - len(without_code)
+    out = ["<h1>HW7 similarity of graded code</h1>",
+           f'<p class="notice"><b>Not a grade.</b> {escape(NOTICE)}</p>',
+           f"<p>{compared} submission(s) with graded code of their own compared pairwise "
+           f"({compared * (compared - 1) // 2} pairs); <b>{len(listed)} pair(s)</b> share at least "
+           f"{threshold:.0%} of one student's own code (<code>similarity_threshold</code> in grading.yaml). "
+           "Every pair that shares anything is in similarity.csv.</p>",
+           '<p class="muted">Compared: the definitions in the graded cells as the grader reads them (comments, '
+           "docstrings, type hints and formatting removed; identifiers do not matter; cell order does not "
+           "matter). " + ("The student notebook's starter code never counts as shared."
+                          if has_starter else "The starter notebook was not found, so starter code counts too.")
+           + " Score: the larger of the two shares of own code found in the other submission.</p>"]
+    if without_code:
+        out.append("<p>No graded code of their own (not compared): " + escape(", ".join(without_code)) + "</p>")
+    if compared < 2:
+        out.append("<p><b>Nothing to compare:</b> fewer than two submissions have graded code of their own.</p>")
+    elif not listed:
+        out.append("<p><b>No pair reaches the threshold.</b></p>")
+    if listed:
+        out.append("<h2>Pairs at or above the threshold</h2><table><tr><th>#</th><th>Submission A</th>"
+                   "<th>Submission B</th><th>Score</th><th>Share of A in B</th><th>Share of B in A</th></tr>")
+        for i, p in enumerate(listed, 1):
+            out.append(f'<tr><td class="num"><a href="#pair-{i}">{i}</a></td><td>{escape(p.a)}</td>'
+                       f'<td>{escape(p.b)}</td><td class="num">{p.score:.0%}</td><td class="num">{p.share_a:.0%}'
+                       f'</td><td class="num">{p.share_b:.0%}</td></tr>')
+        out.append("</table><h2>Matching regions, side by side</h2>"
+                   '<p class="muted">Highlighted and underlined text is code that both submissions share (as re-printed by the grader).</p>')
+    for i, p in enumerate(listed, 1):
+        state = " open" if i <= SHOWN_OPEN else ""
+        out.append(f'<details id="pair-{i}"{state}><summary>{i}. {escape(p.a)} and {escape(p.b)}: '
+                   f"{p.score:.0%}</summary><div class=\"sides\">"
+                   f"<div><h3>{escape(p.a)}</h3><pre>{_marked(codes[p.a], p.slices_a)}</pre></div>"
+                   f"<div><h3>{escape(p.b)}</h3><pre>{_marked(codes[p.b], p.slices_b)}</pre></div></div></details>")
+    css = ("<style>.sides{display:grid;grid-template-columns:1fr 1fr;gap:.8em} .sides pre{font-size:.8em}"
+           " mark{background:#ffe066;text-decoration:underline} .notice{border-left:4px solid #c62828;"
+           "padding:.4em .8em;background:#fff4f4} details{margin:.6em 0} summary{cursor:pointer;font-weight:600}"
+           "</style>")
+    return page("HW7 similarity report", css + "\n".join(out))
+
+
+def write_report(notebooks: dict[str, Any], out_dir: str | Path, threshold: float,
+                 starter_path: Path = STARTER_NOTEBOOK) -> tuple[Path, Path, list[Pair]]:
+    """``out_dir/similarity.html`` and ``similarity.csv`` for ``{submission id: notebook or None}``."""
+    out_dir = Path(out_dir)
+    starter = starter_code(starter_path)
+    codes = {}
+    for ident, nb in notebooks.items():
+        try:
+            codes[ident] = graded_code(nb)
+        except Exception:  # an odd notebook is left out of the comparison; its grading reported it already
+            codes[ident] = ""
+    prints = fingerprints(codes, starter)
+    pairs = compare(prints)
+    without_code = sorted(set(codes) - set(prints))
+    html_path, csv_path = out_dir / "similarity.html", out_dir / "similarity.csv"
+    html_path.write_text(report_html(pairs, codes, threshold, without_code, bool(starter)), encoding="utf-8")
+    write_csv(pairs, threshold, csv_path)
+    return html_path, csv_path, pairs
