@@ -43,7 +43,7 @@ h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:1.6em;borde
 table{border-collapse:collapse;margin:.5em 0} th,td{border:1px solid #ddd;padding:.3em .6em;
 text-align:left;vertical-align:top} th{background:#f4f4f4} td.num{text-align:right;white-space:nowrap}
 pre{white-space:pre-wrap;word-break:break-word;background:#f7f7f7;padding:.5em;margin:.2em 0;font-size:.9em}
-.passed{color:#1a7f37} .failed{color:#c62828} .muted{color:#666;font-size:.9em}
+.passed{color:#1a7f37} .failed{color:#c62828} td.passed,td.failed{white-space:nowrap} .muted{color:#666;font-size:.9em}
 .badge{display:inline-block;padding:.1em .5em;border-radius:.6em;background:#eee;font-size:.85em}
 img{max-width:100%}
 """

@@ -36,7 +36,8 @@ class TestResult:
 
     @property
     def passed(self) -> bool:
-        return self.score >= self.max_score - 1e-9
+        # A 0-point test only ever reports a problem ("Autograder failed"): it must not show as passed.
+        return self.max_score > 0 and self.score >= self.max_score - 1e-9
 
     def to_gradescope(self) -> dict[str, Any]:
         return {

@@ -198,7 +198,7 @@ def report_html(pairs: list[Pair], codes: dict[str, str], threshold: float, with
                        f'<td>{escape(p.b)}</td><td class="num">{p.score:.0%}</td><td class="num">{p.share_a:.0%}'
                        f'</td><td class="num">{p.share_b:.0%}</td></tr>')
         out.append("</table><h2>Matching regions, side by side</h2>"
-                   '<p class="muted">Highlighted and underlined text is code that both submissions share (as re-printed by the grader).</p>')
+                   '<p class="muted">Highlighted bold text is code that both submissions share (as re-printed by the grader).</p>')
     for i, p in enumerate(listed, 1):
         state = " open" if i <= SHOWN_OPEN else ""
         out.append(f'<details id="pair-{i}"{state}><summary>{i}. {escape(p.a)} and {escape(p.b)}: '
@@ -206,7 +206,7 @@ def report_html(pairs: list[Pair], codes: dict[str, str], threshold: float, with
                    f"<div><h3>{escape(p.a)}</h3><pre>{_marked(codes[p.a], p.slices_a)}</pre></div>"
                    f"<div><h3>{escape(p.b)}</h3><pre>{_marked(codes[p.b], p.slices_b)}</pre></div></div></details>")
     css = ("<style>.sides{display:grid;grid-template-columns:1fr 1fr;gap:.8em} .sides pre{font-size:.8em}"
-           " mark{background:#ffe066;text-decoration:underline} .notice{border-left:4px solid #c62828;"
+           " mark{background:#ffe066;font-weight:bold} .notice{border-left:4px solid #c62828;"
            "padding:.4em .8em;background:#fff4f4} details{margin:.6em 0} summary{cursor:pointer;font-weight:600}"
            "</style>")
     return page("HW7 similarity report", css + "\n".join(out))

@@ -119,7 +119,9 @@ class Browser:
                 visit.console.append(f"console.{params.get('type')}: " + " ".join(
                     str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
             elif method == "Runtime.exceptionThrown":
-                visit.console.append("exception: " + json.dumps(params.get("exceptionDetails", {}))[:500])
+                details = params.get("exceptionDetails", {})
+                visit.console.append("exception: " + str(details.get("exception", {}).get("description")
+                                                          or details.get("text")))
             elif method == "Log.entryAdded":
                 entry = params.get("entry", {})
                 visit.console.append(f"log {entry.get('level')}: {entry.get('text')} {entry.get('url', '')}")
