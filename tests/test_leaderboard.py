@@ -70,7 +70,7 @@ def test_the_kits_own_grading_yaml_is_off_by_default_and_valid(root):
 def test_a_bad_setting_keeps_its_default_and_says_so(course, text, problem):
     course.write_text(text)
     loaded = settings.load()
-    assert loaded.leaderboard is False and loaded.similarity_threshold == 0.6
+    assert loaded.leaderboard is False and loaded.similarity_threshold == 0.5
     assert len(loaded.problems) == 1 and problem in loaded.problems[0]
 
 
@@ -91,3 +91,11 @@ def test_local_board_ranks_as_gradescope_and_names_only_when_allowed(quality):
     named = leaderboard.board_html(rows, show_names=True)
     assert "<td>Ada</td>" in named and "<td>s1</td>" not in named
     assert "No graded submission yet" in leaderboard.board_html([], show_names=False)
+
+
+def test_make_gradescope_bakes_the_settings_into_the_autograder_zip(root):
+    import make_gradescope
+
+    members = make_gradescope.members()
+    assert members["grading.yaml"] == root / "grading.yaml"
+    assert settings.DEFAULT_PATH == root / "grading.yaml"  # where the autograder reads it, there as here
