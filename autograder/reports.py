@@ -344,6 +344,7 @@ def _histogram_png(totals: list[float]) -> bytes:
     ax.hist(totals, bins=np.arange(0, MAX_TOTAL + 5, 5), color="tab:blue", edgecolor="white")
     ax.set_xlabel(f"total score (of {_num(MAX_TOTAL)})")
     ax.set_ylabel("submissions")
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # counts, never 0.5
     ax.set_xlim(0, MAX_TOTAL + 5)
     return _png(fig)
 

@@ -24,7 +24,7 @@ ENV_PATH = "HW7_SETTINGS"  # another settings file (tests, or a course that keep
 class Settings:
     leaderboard: bool = False
     leaderboard_names: bool = False
-    similarity_threshold: float = 0.6
+    similarity_threshold: float = 0.5
     lms_column: str = "HW7 autograded"
     path: str = ""
     problems: tuple[str, ...] = field(default=(), compare=False)

@@ -105,3 +105,14 @@ def test_a_plain_roster_of_emails_works(tmp_path):
     assert [e.fields["Student"] for e in roster.entries] == ["Ada"] and "repeats" in roster.problems[0]
     lms.canvas_csv([_row("s1", 80, email="ada@u.edu")], tmp_path / "canvas.csv", "HW7", 80, roster)
     assert _read(tmp_path / "canvas.csv")[2] == ["Ada", "", "", "", "", "80"]
+
+
+def test_grade_all_refuses_an_unusable_roster_before_grading(tmp_path, capsys):
+    from autograder import cli
+
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "someone.zip").write_bytes(b"not graded")
+    code = cli.main(["grade-all", str(tmp_path / "subs"), "--out", str(tmp_path / "grades"),
+                     "--roster", str(tmp_path / "no-such-roster.csv")])
+    assert code == 2 and "no-such-roster.csv could not be read" in capsys.readouterr().err
+    assert not (tmp_path / "grades").exists()

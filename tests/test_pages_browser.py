@@ -50,7 +50,7 @@ def pages(tmp_path_factory) -> dict[str, Path]:
     reports.write_reports(rows, out, sections=sections)
     solution = variants.load_solution()
     similarity.write_report({"alice": solution, "bob": code_variants.disguise(solution),
-                             "carol": code_variants.independent("a"), "dave": None}, out, 0.6)
+                             "carol": code_variants.independent("a"), "dave": None}, out, 0.5)
     answers = {"q1_4": r"$$D_{KL} = \frac{1}{2}\left(\mu^2 + \sigma^2 - 1 - \ln \sigma^2\right)$$",
                "q1_5": "Large **beta**: the samples collapse to one shape."}
     (out / "written.html").write_text(written.grading_sheet_html(
