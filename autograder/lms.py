@@ -97,7 +97,7 @@ def read_roster(path: str | os.PathLike) -> Roster:
             continue
         entry = RosterEntry(line, values)
         if not entry.keys:
-            roster.problems.append(f"{entry.label} has no {', '.join(ID_COLUMNS)}: left out of canvas.csv; "
+            roster.problems.append(f"{entry.label} has none of {', '.join(ID_COLUMNS)}: left out of canvas.csv; "
                                    "add an id to the roster")
             continue
         clash = sorted(k for k in entry.keys if k in owner)

@@ -220,7 +220,7 @@ def report_html(pairs: list[Pair], codes: dict[str, str], threshold: float, with
                    f"{p.score:.0%}</summary><div class=\"sides\">"
                    f"<div><h3>{escape(p.a)}</h3><pre>{_marked(codes[p.a], slices_a)}</pre></div>"
                    f"<div><h3>{escape(p.b)}</h3><pre>{_marked(codes[p.b], slices_b)}</pre></div></div></details>")
-    css = ("<style>.sides{display:grid;grid-template-columns:1fr 1fr;gap:.8em} .sides pre{font-size:.8em}"
+    css = ("<style>.sides{display:grid;grid-template-columns:1fr 1fr;gap:.8em} .sides pre{font-size:.8em;line-height:1.5}"
            " mark{background:#ffe066;font-weight:bold} .notice{border-left:4px solid #c62828;"
            "padding:.4em .8em;background:#fff4f4} details{margin:.6em 0} summary{cursor:pointer;font-weight:600}"
            "</style>")

@@ -41,7 +41,7 @@ def roster(tmp_path):
 def test_roster_with_missing_and_duplicate_ids_is_reported_line_by_line(roster):
     assert [e.fields["SIS Login ID"] for e in roster.entries] == ["ada", "alan", "grace", "carl"]
     assert len(roster.problems) == 2
-    assert "Nobody, Idless (roster line 6) has no ID" in roster.problems[0]
+    assert "Nobody, Idless (roster line 6) has none of ID" in roster.problems[0]
     assert "Twin, Second (roster line 7) repeats the id 's002' of roster line 4" in roster.problems[1]
 
 
