@@ -18,11 +18,15 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from autograder.results import Results
+
+if TYPE_CHECKING:
+    from autograder.lms import Roster
+    from autograder.settings import Settings
 
 METADATA = "submission_metadata.yml"
 
@@ -222,27 +226,33 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
             results, status = {}, "error"
         rows.append({"id": job.id, "name": job.name, "email": job.email, "sid": job.sid, "status": status,
                      "results": results, "results_path": str(path)})
-    from autograder import leaderboard, reports, similarity
+    write_pages(rows, jobs, out, course, roster, class_roster, notes)
+    return rows
+
+
+def write_pages(rows: list[dict[str, Any]], jobs: list[Job], out: Path, course: Settings,
+                roster_path: str | Path | None, roster: Roster | None, notes: list[str]) -> None:
+    """Everything made from the graded rows: feedback pages, gradebook.csv and summary.html, the
+    similarity report, canvas.csv and the written-answers sheet (each notebook read once)."""
+    from autograder import leaderboard, lms, reports, similarity
 
     notebooks = load_notebooks(jobs)
     try:
         _, _, pairs = similarity.write_report(notebooks, out, course.similarity_threshold)
+        sections = [similarity.summary_html(pairs, course.similarity_threshold)]
     except Exception as exc:  # a hint for staff must never cost the batch its gradebook
-        pairs = []
+        pairs, sections = [], [f"<h2>Similarity</h2><p>similarity.html could not be written ({type(exc).__name__}).</p>"]
         notes.append(f"similarity.html could not be written ({type(exc).__name__}: {exc})")
-    listed = sum(p.score >= course.similarity_threshold for p in pairs)
-    reconciliation = lms.canvas_csv(rows, out / "canvas.csv", course.lms_column, reports.MAX_TOTAL, class_roster)
+    reconciliation = lms.canvas_csv(rows, out / "canvas.csv", course.lms_column, reports.MAX_TOTAL, roster)
     notes += reconciliation.lines()
-    notes.append(f"similarity.html: {listed} pair(s) of submissions share at least "
-                 f"{course.similarity_threshold:.0%} of their own graded code (a hint for staff, never a grade).")
-    sections = [f'<h2>Similarity</h2><p><a href="similarity.html">similarity.html</a>: {listed} pair(s) at or '
-                f"above {course.similarity_threshold:.0%} shared code. A hint for staff, never a grade.</p>",
-                lms.summary_html(reconciliation, Path(roster).name if roster is not None else None)]
+    notes.append(f"similarity.html: {sum(p.score >= course.similarity_threshold for p in pairs)} pair(s) of "
+                 f"submissions share at least {course.similarity_threshold:.0%} of their own graded code "
+                 "(a hint for staff, never a grade).")
+    sections.append(lms.summary_html(reconciliation, Path(roster_path).name if roster_path is not None else None))
     if course.leaderboard:
         sections.insert(0, leaderboard.board_html(rows, course.leaderboard_names))
     reports.write_reports(rows, out, sections=sections)
     write_grading_sheet(jobs, out / "written.html", notebooks)
-    return rows
 
 
 def load_notebooks(jobs: list[Job]) -> dict[str, Any]:

@@ -227,6 +227,13 @@ def report_html(pairs: list[Pair], codes: dict[str, str], threshold: float, with
     return page("HW7 similarity report", css + "\n".join(out))
 
 
+def summary_html(pairs: list[Pair], threshold: float) -> str:
+    """The summary page's section: how many pairs to look at, and a link to the report."""
+    listed = sum(p.score >= threshold for p in pairs)
+    return (f'<h2>Similarity</h2><p><a href="similarity.html">similarity.html</a>: {listed} pair(s) at or above '
+            f"{threshold:.0%} shared code. A hint for staff, never a grade.</p>")
+
+
 def write_report(notebooks: dict[str, Any], out_dir: str | Path, threshold: float,
                  starter_path: Path = STARTER_NOTEBOOK) -> tuple[Path, Path, list[Pair]]:
     """``out_dir/similarity.html`` and ``similarity.csv`` for ``{submission id: notebook or None}``."""
