@@ -55,6 +55,7 @@ def test_gradescope_export_layout(tmp_path, solution, quick_configs):
         ("submission_111", "Ada Lovelace", "ada@example.edu"),
         ("submission_222", "Alan Turing; Grace Hopper", "alan@example.edu; grace@example.edu"),
     ]
+    assert [j.sid for j in jobs] == ["1", ""]  # Gradescope's student id, for canvas.csv
 
 
 def test_batch_survives_bad_submissions_and_writes_consistent_reports(tmp_path, solution, quick_configs,
