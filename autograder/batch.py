@@ -245,7 +245,7 @@ def write_pages(rows: list[dict[str, Any]], jobs: list[Job], out: Path, course: 
         notes.append(f"similarity.html could not be written ({type(exc).__name__}: {exc})")
     reconciliation = lms.canvas_csv(rows, out / "canvas.csv", course.lms_column, reports.MAX_TOTAL, roster)
     notes += reconciliation.lines()
-    notes.append(f"similarity.html: {sum(p.score >= course.similarity_threshold for p in pairs)} pair(s) of "
+    notes.append(f"similarity.html: {sum(p.listed(course.similarity_threshold) for p in pairs)} pair(s) of "
                  f"submissions share at least {course.similarity_threshold:.0%} of their own graded code "
                  "(a hint for staff, never a grade).")
     sections.append(lms.summary_html(reconciliation, Path(roster_path).name if roster_path is not None else None))

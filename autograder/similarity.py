@@ -33,6 +33,9 @@ from autograder import KIT_ROOT, cells
 STARTER_NOTEBOOK = KIT_ROOT / "notebooks" / "HW7.ipynb"
 NOISE_K = 25  # characters of filtered code (an identifier is one character): shorter matches are noise
 WINDOW = 1  # fingerprint every k-gram: exact for code this small, and still fast
+# A pair is listed only when it shares at least this many fingerprints (about two lines of code): two
+# students who each wrote only the one-line D_KL the obvious way would otherwise share "100%".
+MIN_SHARED = 60
 
 
 @dataclass
@@ -46,6 +49,10 @@ class Pair:
     @property
     def score(self) -> float:
         return max(self.share_a, self.share_b)
+
+    def listed(self, threshold: float) -> bool:
+        """Worth a look: a large share of one student's code, and more than a line or two of it."""
+        return self.score >= threshold and self.shared >= MIN_SHARED
 
 
 def _normalise(tree: ast.AST) -> ast.AST:
@@ -157,7 +164,7 @@ def write_csv(pairs: list[Pair], threshold: float, path: Path) -> Path:
         writer.writerow(CSV_COLUMNS)
         for p in pairs:
             writer.writerow([p.a, p.b, f"{p.score:.3f}", f"{p.share_a:.3f}", f"{p.share_b:.3f}", p.shared,
-                             "yes" if p.score >= threshold else "no"])
+                             "yes" if p.listed(threshold) else "no"])
     return path
 
 
@@ -178,13 +185,14 @@ def report_html(pairs: list[Pair], codes: dict[str, str], threshold: float, with
 
     from autograder.reports import page
 
-    listed = [p for p in pairs if p.score >= threshold]
+    listed = [p for p in pairs if p.listed(threshold)]
     compared = len(codes) - len(without_code)
     out = ["<h1>HW7 similarity of graded code</h1>",
            f'<p class="notice"><b>Not a grade.</b> {escape(NOTICE)}</p>',
            f"<p>{compared} submission(s) with graded code of their own compared pairwise "
            f"({compared * (compared - 1) // 2} pairs); <b>{len(listed)} pair(s)</b> share at least "
-           f"{threshold:.0%} of one student's own code (<code>similarity_threshold</code> in grading.yaml). "
+           f"{threshold:.0%} of one student's own code (<code>similarity_threshold</code> in grading.yaml), and "
+           f"at least {MIN_SHARED} fingerprints (more than a line or two). "
            "Every pair that shares anything is in similarity.csv.</p>",
            '<p class="muted">Compared: the definitions in the graded cells as the grader reads them (comments, '
            "docstrings, type hints and formatting removed; identifiers do not matter; cell order does not "
@@ -229,7 +237,7 @@ def report_html(pairs: list[Pair], codes: dict[str, str], threshold: float, with
 
 def summary_html(pairs: list[Pair], threshold: float) -> str:
     """The summary page's section: how many pairs to look at, and a link to the report."""
-    listed = sum(p.score >= threshold for p in pairs)
+    listed = sum(p.listed(threshold) for p in pairs)
     return (f'<h2>Similarity</h2><p><a href="similarity.html">similarity.html</a>: {listed} pair(s) at or above '
             f"{threshold:.0%} shared code. A hint for staff, never a grade.</p>")
 

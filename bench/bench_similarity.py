@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             _, _, written = _timed(times, "write_report", similarity.write_report, notebooks, tmp, 0.5)
             page_kb = os.path.getsize(Path(tmp) / "similarity.html") // 1024
         best = {k: min(v, best.get(k, v)) for k, v in times.items()}
-    listed = sum(p.score >= 0.5 for p in written)
+    listed = sum(p.listed(0.5) for p in written)
     figures = {"n": args.n, "pairs": args.n * (args.n - 1) // 2, "pairs_sharing_code": len(pairs),
                "pairs_listed": listed, "page_kb": page_kb, "intake_s": round(intake_s, 2),
                "intake_notebooks": len(examples), **{f"{k}_s": round(v, 3) for k, v in best.items()},

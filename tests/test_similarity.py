@@ -59,6 +59,16 @@ def test_independent_implementations_are_not_flagged(pairs):
         assert pair is None or pair.score < THRESHOLD - 0.1, (a, b, pair and pair.score)
 
 
+def test_a_line_or_two_in_common_is_never_listed(starter_code, solution):
+    kl = "def D_KL(mu, logvar):\n    return torch.mean(0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar))\n"
+    only_kl = similarity.graded_code(variants.replace(code_variants.starter(), "D_KL", kl))
+    found = similarity.compare(similarity.fingerprints(
+        {"kl_1": only_kl, "kl_2": only_kl, "solution": similarity.graded_code(solution)}, starter_code))
+    assert [(p.a, p.b, p.score) for p in found] == [("kl_1", "kl_2", 1.0), ("kl_1", "solution", 1.0),
+                                                    ("kl_2", "solution", 1.0)]
+    assert not any(p.listed(THRESHOLD) for p in found)  # the one obvious line: no one to talk to
+
+
 def test_starter_code_is_boilerplate(starter_code):
     untouched = similarity.graded_code(code_variants.starter())
     prints = similarity.fingerprints({"untouched": untouched, "again": untouched}, starter_code)
