@@ -18,11 +18,15 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from autograder.results import Results
+
+if TYPE_CHECKING:
+    from autograder.lms import Roster
+    from autograder.settings import Settings
 
 METADATA = "submission_metadata.yml"
 
@@ -33,6 +37,7 @@ class Job:
     path: Path
     name: str = ""
     email: str = ""
+    sid: str = ""  # Gradescope's student id(s) of the submitters, for the LMS export
 
 
 class _TolerantLoader(yaml.SafeLoader):
@@ -68,7 +73,9 @@ def _gradescope_jobs(folder: Path) -> list[Job]:
         submitters = (record or {}).get(":submitters") or [{}]
         names = [str(s.get(":name", "")) for s in submitters if isinstance(s, dict)]
         emails = [str(s.get(":email", "")) for s in submitters if isinstance(s, dict)]
-        jobs.append(Job(_safe_id(str(key)), path, "; ".join(filter(None, names)), "; ".join(filter(None, emails))))
+        sids = [str(s.get(":sid") or "") for s in submitters if isinstance(s, dict)]
+        jobs.append(Job(_safe_id(str(key)), path, "; ".join(filter(None, names)), "; ".join(filter(None, emails)),
+                        "; ".join(filter(None, sids))))
     return jobs
 
 
@@ -154,13 +161,22 @@ def _status(results: dict) -> str:
 
 
 def grade_all(submissions: str | Path, out: str | Path, workers: int | None = None, force: bool = False,
-              scheduler: str | None = None, progress: bool = True) -> list[dict[str, Any]]:
+              scheduler: str | None = None, progress: bool = True, roster: str | Path | None = None,
+              notes: list[str] | None = None) -> list[dict[str, Any]]:
     """Grade every submission into ``out/<id>/results.json`` and write the gradebook and pages.
 
-    Already graded submissions are skipped unless ``force``.  Returns one row per submission.
+    Already graded submissions are skipped unless ``force``.  Returns one row per submission; what the
+    instructor must read (settings problems, the roster reconciliation) is appended to ``notes``.
+    A roster that cannot be used raises ValueError before anything is graded.
     """
     from tqdm import tqdm
 
+    from autograder import lms, settings
+
+    notes = [] if notes is None else notes
+    course = settings.load()
+    notes += [f"grading.yaml: {p}" for p in course.problems]
+    class_roster = lms.read_roster(roster) if roster is not None else None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = discover(submissions)
@@ -208,27 +224,61 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
             status = _status(results)
         except (OSError, ValueError):
             results, status = {}, "error"
-        rows.append({"id": job.id, "name": job.name, "email": job.email, "status": status,
+        rows.append({"id": job.id, "name": job.name, "email": job.email, "sid": job.sid, "status": status,
                      "results": results, "results_path": str(path)})
-    from autograder import reports
-
-    reports.write_reports(rows, out)
-    write_grading_sheet(jobs, out / "written.html")
+    write_pages(rows, jobs, out, course, roster, class_roster, notes)
     return rows
 
 
-def write_grading_sheet(jobs: list[Job], path: Path) -> Path:
-    """The TA's sheet for the hand-graded questions 1.4 and 1.5, one section per student."""
-    from autograder import intake, written
+def write_pages(rows: list[dict[str, Any]], jobs: list[Job], out: Path, course: Settings,
+                roster_path: str | Path | None, roster: Roster | None, notes: list[str]) -> None:
+    """Everything made from the graded rows: feedback pages, gradebook.csv and summary.html, the
+    similarity report, canvas.csv and the written-answers sheet (each notebook read once)."""
+    from autograder import leaderboard, lms, reports, similarity
 
+    notebooks = load_notebooks(jobs)
+    try:
+        _, _, pairs = similarity.write_report(notebooks, out, course.similarity_threshold)
+        sections = [similarity.summary_html(pairs, course.similarity_threshold)]
+    except Exception as exc:  # a hint for staff must never cost the batch its gradebook
+        pairs, sections = [], [f"<h2>Similarity</h2><p>similarity.html could not be written ({type(exc).__name__}).</p>"]
+        notes.append(f"similarity.html could not be written ({type(exc).__name__}: {exc})")
+    reconciliation = lms.canvas_csv(rows, out / "canvas.csv", course.lms_column, reports.MAX_TOTAL, roster)
+    notes += reconciliation.lines()
+    notes.append(f"similarity.html: {sum(p.listed(course.similarity_threshold) for p in pairs)} pair(s) of "
+                 f"submissions share at least {course.similarity_threshold:.0%} of their own graded code "
+                 "(a hint for staff, never a grade).")
+    sections.append(lms.summary_html(reconciliation, Path(roster_path).name if roster_path is not None else None))
+    if course.leaderboard:
+        sections.insert(0, leaderboard.board_html(rows, course.leaderboard_names))
+    reports.write_reports(rows, out, sections=sections)
+    write_grading_sheet(jobs, out / "written.html", notebooks)
+
+
+def load_notebooks(jobs: list[Job]) -> dict[str, Any]:
+    """Each submission's notebook through the intake (None when it has no usable notebook)."""
+    from autograder import intake
+
+    notebooks: dict[str, Any] = {}
+    for job in jobs:
+        with tempfile.TemporaryDirectory(prefix="hw7-notebook-") as tmp:
+            try:
+                notebooks[job.id] = intake.load_submission(job.path, tmp).notebook
+            except Exception:  # unreadable: its results.json already says why; nothing to compare or read
+                notebooks[job.id] = None
+    return notebooks
+
+
+def write_grading_sheet(jobs: list[Job], path: Path, notebooks: dict[str, Any] | None = None) -> Path:
+    """The TA's sheet for the hand-graded questions 1.4 and 1.5, one section per student."""
+    from autograder import written
+
+    notebooks = load_notebooks(jobs) if notebooks is None else notebooks
     entries = []
     for job in jobs:
         answers: dict[str, str | None] = dict.fromkeys(written.ANSWER_IDS)
-        with tempfile.TemporaryDirectory(prefix="hw7-written-") as tmp:
-            try:
-                answers = written.answers_from_notebook(intake.load_submission(job.path, tmp).notebook)
-            except intake.IntakeError:
-                pass
+        if notebooks.get(job.id) is not None:
+            answers = written.answers_from_notebook(notebooks[job.id])
         entries.append({"student": " / ".join(filter(None, (job.name, job.id))), **answers})
     path.write_text(written.grading_sheet_html(entries), encoding="utf-8")
     return path

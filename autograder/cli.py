@@ -19,15 +19,18 @@ def _grade(args) -> int:
 def _grade_all(args) -> int:
     from autograder.batch import grade_all
 
+    notes: list[str] = []
     try:
         rows = grade_all(args.submissions, args.out, workers=args.workers, force=args.force,
-                         scheduler=args.scheduler)
+                         scheduler=args.scheduler, roster=args.roster, notes=notes)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     graded = sum(r["status"] == "graded" for r in rows)
     print(f"Graded {graded} of {len(rows)} submissions into {args.out}/ "
-          f"(gradebook.csv, summary.html, <id>/results.json and <id>/feedback.html).")
+          f"(gradebook.csv, canvas.csv, summary.html, similarity.html, written.html, <id>/results.json and "
+          "<id>/feedback.html).")
+    print("\n".join(notes))
     return 0
 
 
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=None, help="parallel gradings (default: CPU cores)")
     p.add_argument("--force", action="store_true", help="re-grade submissions that already have results")
     p.add_argument("--scheduler", help="a Dask scheduler address (tcp://HOST:PORT) to grade on a cluster")
+    p.add_argument("--roster", type=Path, help="the class roster CSV (best: Canvas's gradebook export) to match "
+                                               "canvas.csv against")
     p.set_defaults(func=_grade_all)
     p = sub.add_parser("check", help="a student's local check: public tests and the zip's contents")
     p.add_argument("submission", type=Path)

@@ -34,6 +34,7 @@ STATUSES = ("graded", "autograder failed", "error")
 MAX_TOTAL = sum(PART_POINTS.values())
 DPI = 90
 CURVE_NAMES = (("rec", "reconstruction"), ("prior", "prior (KL)"), ("total", "total"))
+MARKS = {"passed": "&#10003;", "failed": "&#10007;"}  # a shape as well as a colour: readable without colour
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;margin:2em auto;
@@ -42,7 +43,7 @@ h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:1.6em;borde
 table{border-collapse:collapse;margin:.5em 0} th,td{border:1px solid #ddd;padding:.3em .6em;
 text-align:left;vertical-align:top} th{background:#f4f4f4} td.num{text-align:right;white-space:nowrap}
 pre{white-space:pre-wrap;word-break:break-word;background:#f7f7f7;padding:.5em;margin:.2em 0;font-size:.9em}
-.passed{color:#1a7f37} .failed{color:#c62828} .muted{color:#666;font-size:.9em}
+.passed{color:#1a7f37} .failed{color:#c62828} td.passed,td.failed{white-space:nowrap} .muted{color:#666;font-size:.9em}
 .badge{display:inline-block;padding:.1em .5em;border-radius:.6em;background:#eee;font-size:.85em}
 img{max-width:100%}
 """
@@ -97,7 +98,7 @@ def part_scores(row: dict[str, Any]) -> dict[str, float | None]:
     return scores
 
 
-def _page(title: str, body: str) -> str:
+def page(title: str, body: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
             f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
@@ -233,7 +234,7 @@ def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> 
     if status == "error":
         message = row.get("message") or "This submission could not be graded; ask your instructor."
         out.append(f"<pre>{escape(str(message))}</pre>")
-        return _page(title, "\n".join(out))
+        return page(title, "\n".join(out))
     tests = _tests(row)
     hidden = Counter(_part(t.get("number", "")) for t in tests if t.get("visibility") == "hidden")
     out.append("<h2>Parts</h2><table><tr><th>Part</th><th>What</th><th>Score</th></tr>")
@@ -251,7 +252,7 @@ def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> 
         state = "passed" if _passed(t) else "failed"
         out.append(f'<tr><td>{escape(str(t.get("number", "")))}</td><td>{escape(str(t.get("name", "")))}</td>'
                    f'<td class="num">{_num(_score(t))} / {_num(_score(t, "max_score"))}</td>'
-                   f'<td class="{state}">{state}</td><td><pre>{escape(str(t.get("output", "")))}</pre></td></tr>')
+                   f'<td class="{state}">{MARKS[state]} {state}</td><td><pre>{escape(str(t.get("output", "")))}</pre></td></tr>')
     out.append("</table>")
     extra = results.get("extra_data") or {}
     if extra.get("samples"):
@@ -264,7 +265,7 @@ def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> 
                 _figure(lambda: render_curves_png(extra["curves"]), "learning curves")]
     if isinstance(extra.get("quality"), dict):
         out += ["<h2>Sample quality (part 2.3)</h2>", _quality_html(extra["quality"])]
-    return _page(title, "\n".join(out))
+    return page(title, "\n".join(out))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,12 +344,16 @@ def _histogram_png(totals: list[float]) -> bytes:
     ax.hist(totals, bins=np.arange(0, MAX_TOTAL + 5, 5), color="tab:blue", edgecolor="white")
     ax.set_xlabel(f"total score (of {_num(MAX_TOTAL)})")
     ax.set_ylabel("submissions")
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # counts, never 0.5
     ax.set_xlim(0, MAX_TOTAL + 5)
     return _png(fig)
 
 
-def summary_html(rows: list[dict[str, Any]]) -> str:
-    """The instructor's page: counts, a histogram of totals, pass rates, failures by cause, students."""
+def summary_html(rows: list[dict[str, Any]], sections: list[str] | tuple[str, ...] = ()) -> str:
+    """The instructor's page: counts, a histogram of totals, pass rates, failures by cause, students.
+
+    ``sections`` (HTML, e.g. the leaderboard, the similarity and LMS notes) go before the students' table.
+    """
     totals = [total(r) for r in rows]
     statuses = Counter(str(r.get("status", "")) for r in rows)
     out = ["<h1>HW7 grading summary</h1>",
@@ -368,6 +373,7 @@ def summary_html(rows: list[dict[str, Any]]) -> str:
         out.append(f'<tr><td class="num">{count}</td><td>{escape(", ".join(numbers))}</td>'
                    f"<td><pre>{escape(cause)}</pre></td></tr>")
     out.append("</table>")
+    out += sections
     out.append("<h2>Students</h2><table><tr><th>Id</th><th>Name</th><th>Total</th><th>Status</th></tr>")
     for row, score in sorted(zip(rows, totals), key=lambda rs: str(rs[0].get("id", ""))):
         ident = str(row.get("id", ""))
@@ -375,7 +381,7 @@ def summary_html(rows: list[dict[str, Any]]) -> str:
         out.append(f'<tr><td>{link}</td><td>{escape(str(row.get("name", "")))}</td>'
                    f'<td class="num">{_num(score)}</td><td>{escape(str(row.get("status", "")))}</td></tr>')
     out.append("</table>")
-    return _page("HW7 grading summary", "\n".join(out))
+    return page("HW7 grading summary", "\n".join(out))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,7 +401,7 @@ def load_row(results_path: str | os.PathLike, ident: str, name: str = "", email:
 
 
 def write_reports(rows: list[dict[str, Any]], out_dir: str | os.PathLike,
-                  include_after_published: bool = True) -> Path:
+                  include_after_published: bool = True, sections: list[str] | tuple[str, ...] = ()) -> Path:
     """Write ``<id>/feedback.html`` per row, ``gradebook.csv`` and ``summary.html``; returns out_dir."""
     out_dir = Path(out_dir)
     for row in rows:
@@ -406,5 +412,5 @@ def write_reports(rows: list[dict[str, Any]], out_dir: str | os.PathLike,
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(feedback_html(row, include_after_published), encoding="utf-8")
     gradebook_csv(rows, out_dir / "gradebook.csv")
-    (out_dir / "summary.html").write_text(summary_html(rows), encoding="utf-8")
+    (out_dir / "summary.html").write_text(summary_html(rows, sections), encoding="utf-8")
     return out_dir

@@ -36,7 +36,8 @@ class TestResult:
 
     @property
     def passed(self) -> bool:
-        return self.score >= self.max_score - 1e-9
+        # A 0-point test only ever reports a problem ("Autograder failed"): it must not show as passed.
+        return self.max_score > 0 and self.score >= self.max_score - 1e-9
 
     def to_gradescope(self) -> dict[str, Any]:
         return {
@@ -81,8 +82,14 @@ class Results:
                 scores[t.part] = round(scores[t.part] + t.score, 4)
         return scores
 
-    def to_gradescope(self) -> dict[str, Any]:
-        return {
+    def to_gradescope(self, leaderboard: bool | None = None) -> dict[str, Any]:
+        """The results.json dict; with ``leaderboard`` (default: the course's grading.yaml) it carries
+        Gradescope's ``leaderboard`` list of part 2.3's figures."""
+        if leaderboard is None:
+            from autograder import settings
+
+            leaderboard = settings.load().leaderboard
+        out = {
             "score": _number(self.score),
             "execution_time": _number(round(self.execution_time, 2)),
             "output": "\n".join(self.notes),
@@ -92,6 +99,11 @@ class Results:
             "extra_data": _json_safe(self.extra),
             "tests": [t.to_gradescope() for t in self.tests],
         }
+        if leaderboard:
+            from autograder import leaderboard as board
+
+            out["leaderboard"] = board.entries(self.extra.get("quality"))
+        return out
 
     def write(self, path: str | os.PathLike) -> Path:
         """Write results.json atomically (the old file, if any, stays until the new one is complete)."""

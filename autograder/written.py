@@ -254,7 +254,7 @@ _MATHJAX_CONFIG = (
 _MATHJAX_URL = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; padding: 0 1em; max-width: 72em; color: #222; }
 section.student { border-top: 3px solid #444; padding-top: .5em; margin-top: 2em; }
 .question { display: grid; grid-template-columns: 3fr 2fr; gap: 1.5em; margin: 1em 0; }
 .answer { border: 1px solid #ccc; border-radius: 4px; padding: .5em 1em; background: #fcfcfc; }

@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = ["HW7_utils.py", "requirements.txt", "scripts/build_dataset.py"]
+FILES = ["HW7_utils.py", "requirements.txt", "scripts/build_dataset.py", "grading.yaml"]  # grading.yaml: the course's settings
 PACKAGES = ["autograder"]
 TOP = {"gradescope/setup.sh": "setup.sh", "gradescope/run_autograder": "run_autograder"}
 

@@ -9,7 +9,7 @@ import zipfile
 import pytest
 import variants
 
-from autograder import batch, limits
+from autograder import batch, limits, settings
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,7 @@ def test_gradescope_export_layout(tmp_path, solution, quick_configs):
         ("submission_111", "Ada Lovelace", "ada@example.edu"),
         ("submission_222", "Alan Turing; Grace Hopper", "alan@example.edu; grace@example.edu"),
     ]
+    assert [j.sid for j in jobs] == ["1", ""]  # Gradescope's student id, for canvas.csv
 
 
 def test_batch_survives_bad_submissions_and_writes_consistent_reports(tmp_path, solution, quick_configs,
@@ -68,8 +69,15 @@ def test_batch_survives_bad_submissions_and_writes_consistent_reports(tmp_path, 
                                               "        __import__('os')._exit(3)\n")
     variants.write(subs / "crashes", crash, *quick_configs, as_zip=True)
     (subs / "garbage.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    course = tmp_path / "grading.yaml"
+    course.write_text("leaderboard: true\nlms_column: HW7 (42)\n")
+    monkeypatch.setenv(settings.ENV_PATH, str(course))
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section\nGood,1,S1,good,A\nHangs,2,S2,hangs,A\n"
+                      "Crashes,3,S3,crashes,A\nAbsent,4,S4,absent,A\n")
     out = tmp_path / "grades"
-    rows = batch.grade_all(subs, out, workers=2, progress=False)
+    notes: list[str] = []
+    rows = batch.grade_all(subs, out, workers=2, progress=False, roster=roster, notes=notes)
     assert [r["id"] for r in rows] == ["crashes", "garbage", "good", "hangs"]
     for row in rows:
         results = json.loads((out / row["id"] / "results.json").read_text())
@@ -98,6 +106,22 @@ def test_batch_survives_bad_submissions_and_writes_consistent_reports(tmp_path, 
     sheet = (out / "written.html").read_text()
     assert all(f">{name}<" in sheet or name in sheet for name in ("good", "hangs", "crashes", "garbage"))
     assert "hint, not a grade" in sheet
+
+    # The leaderboard (switched on in grading.yaml), the similarity report and the Canvas export.
+    good = json.loads((out / "good" / "results.json").read_text())
+    assert [e["name"] for e in good["leaderboard"]][:2] == ["2.3 points", "Distinct airfoils (of 24)"]
+    summary = (out / "summary.html").read_text()
+    assert "Sample-quality leaderboard" in summary and 'href="similarity.html"' in summary
+    assert "Absent (roster line 5)" in summary and "garbage" in summary.split("not in the roster")[1]
+    similarity_page = (out / "similarity.html").read_text()
+    assert "Not a grade." in similarity_page and (out / "similarity.csv").is_file()
+    with open(out / "canvas.csv", newline="", encoding="utf-8") as handle:
+        canvas = list(csv.reader(handle))
+    assert canvas[0][-1] == "HW7 (42)" and canvas[1][-1] == "80"
+    assert {line[3]: line[-1] for line in canvas[2:]} == {
+        "good": str(scores["good"]), "hangs": str(rows[3]["results"]["score"]),
+        "crashes": str(rows[0]["results"]["score"]), "absent": ""}
+    assert any("no submission: Absent" in n for n in notes) and any("garbage" in n for n in notes)
 
     # A second run grades nothing again unless forced.
     before = {p: p.stat().st_mtime_ns for p in out.glob("*/results.json")}

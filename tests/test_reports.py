@@ -202,3 +202,10 @@ def test_empty_and_invalid_inputs_still_give_pages():
                "sigma_eq": [None] * 24, "sigma_med": None}
     page = reports.feedback_html(_row("z", {"tests": [], "extra_data": {"quality": invalid}}))
     assert "not measurable" in page and "0 of 24" in page and len(_images(page)) == 1
+
+
+def test_an_autograder_failure_is_marked_failed_in_results_json_and_on_the_page():
+    failed = Results.failed("RuntimeError: boom").to_gradescope(leaderboard=False)
+    assert [t["status"] for t in failed["tests"]] == ["failed"]
+    page = reports.feedback_html(_row("x", failed, status="autograder failed"))
+    assert "&#10007; failed" in page and "&#10003; passed" not in page
