@@ -231,8 +231,12 @@ def test_filled_notebook_runs_scores_zips_and_passes_the_check(student_run):
     assert errors == []
     assert "kit importable: False" in "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     score = _text(nb, "sample_score")
-    assert re.search(r"Sample quality: [\d.]+ / 15 points \(", score), score
-    assert "distinct airfoils" in score and "noise on every coordinate" in score
+    shown = re.search(r"Sample quality: ([\d.]+) / 15 points \(", score)
+    assert shown and "distinct airfoils" in score and "noise on every coordinate" in score, score
+    # The grader re-trains from the zipped configs and gets the score the notebook showed (both on the CPU).
+    from autograder import grader
+
+    assert grader.grade(folder / "HW7_submission.zip", parts=("2.3",)).part_scores()["2.3"] == float(shown[1])
     with zipfile.ZipFile(folder / "HW7_submission.zip") as zf:
         assert sorted(zf.namelist()) == ["HW7.ipynb", "model_config.yaml", "train_config.yaml"]
     check = _text(nb, "check")
