@@ -1,9 +1,11 @@
-"""One public test in its own process: the import cell, the graded cells' definitions, then the test.
+"""The notebook's public tests in a process of their own: the import cell, then for each test the graded
+cells' definitions in a fresh namespace, then the test.
 
-    python -m hw7_check.public_child JOB.json RESULT.json
+    python -m hw7_check.public_child JOB.json RESULTS.json
 
-Runs the student's own code on the student's own machine.  Whatever happens is written to
-RESULT.json as a sentence; the parent never needs this process's traceback.
+Runs the student's own code on the student's own machine.  After each test, RESULTS.json holds every
+result so far (part -> passed, error, cell errors), each outcome a sentence: if a test hangs and the
+parent stops this process, the tests that finished keep their results.
 """
 
 from __future__ import annotations
@@ -33,40 +35,46 @@ def _describe(exc: BaseException) -> str:
     return f"{name}{text[:1500]}{_where(exc)}"
 
 
-def run(job: dict) -> dict:
+def run_test(prelude: dict, cells: list[dict], test: str) -> dict:
+    """One public test on the graded cells, in a namespace of its own."""
     result = {"passed": False, "error": None, "cell_errors": []}
-    namespace: dict = {"__name__": "__hw7_public_test__"}
-    try:
-        exec(compile(job["prelude"], "<the notebook's import cell>", "exec"), namespace)
-    except ImportError as exc:
-        result["error"] = (f"the notebook's imports failed ({exc}); install the handout's requirements: "
-                           "pip install -r requirements.txt")
-        return result
-    for cell in job["cells"]:
+    namespace = dict(prelude)
+    for cell in cells:
         try:
             exec(compile(cell["source"], f"<cell {cell['index'] + 1}>", "exec"), namespace)
         except Exception as exc:
             result["cell_errors"].append(f"cell {cell['index'] + 1}: {_describe(exc)}")
     try:
-        exec(compile(job["test"], "<public test>", "exec"), namespace)
+        exec(compile(test, "<public test>", "exec"), namespace)
     except Exception as exc:
         result["error"] = _describe(exc)
+    except BaseException as exc:  # SystemExit or KeyboardInterrupt from the student's code
+        result["error"] = f"the code stopped the test ({type(exc).__name__}: {exc}){_where(exc)}"
     else:
         result["passed"] = True
     return result
 
 
 def main(argv: list[str]) -> int:
-    job_path, result_path = argv
+    job_path, results_path = argv
     with open(job_path, encoding="utf-8") as handle:
         job = json.load(handle)
+    results: dict[str, dict] = {}
+    prelude: dict = {"__name__": "__hw7_public_test__"}
     try:
-        result = run(job)
-    except BaseException as exc:  # SystemExit or KeyboardInterrupt from the student's code
-        result = {"passed": False, "error": f"the code stopped the test ({type(exc).__name__}: {exc})",
-                  "cell_errors": []}
-    with open(result_path, "w", encoding="utf-8") as handle:
-        json.dump(result, handle)
+        exec(compile(job["prelude"], "<the notebook's import cell>", "exec"), prelude)
+    except ImportError as exc:
+        error = (f"the notebook's imports failed ({exc}); install the handout's requirements: "
+                 "pip install -r requirements.txt")
+        results = {part: {"passed": False, "error": error, "cell_errors": []} for part in job["tests"]}
+    for part, test in job["tests"].items():
+        if part in results:
+            continue
+        results[part] = run_test(prelude, job["cells"], test)
+        with open(results_path, "w", encoding="utf-8") as handle:
+            json.dump(results, handle)
+    with open(results_path, "w", encoding="utf-8") as handle:
+        json.dump(results, handle)
     return 0
 
 
