@@ -129,6 +129,15 @@ def test_handout_holds_no_hidden_checks(built):
     assert not any(f"manual_seed({seed})" in text for seed in hidden_seeds for text in files.values())
 
 
+def test_the_score_cell_is_locked_and_right_below_the_samples_plot():
+    nb = nbformat.read(ROOT / "notebooks" / "HW7.ipynb", as_version=4)
+    ids = [c.get("id") for c in nb.cells]
+    score = nb.cells[ids.index("samples") + 1]
+    assert score.id == "sample_score" and score.metadata["nbgrader"]["locked"]
+    assert not score.source.lstrip().upper().startswith("# AUTOGRADED")  # not a graded cell
+    assert "score_samples(samples)" in score.source
+
+
 def test_a_stale_student_notebook_stops_the_build(built, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(make_handout, "stale_student_notebook", lambda: True)
     assert make_handout.main(["--out", str(tmp_path)]) == 1
