@@ -27,6 +27,8 @@ __all__ = [
     "save_yaml",
     "load_yaml",
     "zip_files",
+    "check_submission",
+    "score_samples",
     "DATA_ENV",
     "default_data_path",
 ]
@@ -56,10 +58,11 @@ class AirfoilDataset:
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = Path(path) if path is not None else default_data_path()
         if not self.path.is_file():
-            raise FileNotFoundError(
-                f"The airfoil data file {self.path} does not exist. Build it by running "
-                f"`make data` in {KIT_ROOT} (it downloads the UIUC airfoils from PyPI once)."
-            )
+            fix = (f"Build it by running `make data` in {KIT_ROOT} (it downloads the UIUC airfoils "
+                   "from PyPI once)." if (KIT_ROOT / "Makefile").is_file() else
+                   "Put the handout's data folder (data/airfoils.npz) next to HW7_utils.py, in the "
+                   "folder where the notebook runs.")
+            raise FileNotFoundError(f"The airfoil data file {self.path} does not exist. {fix}")
         with np.load(self.path, allow_pickle=False) as data:
             self.coefficient = float(data["coefficient"])
             self.x = data["x"].astype(np.float32)
@@ -336,22 +339,52 @@ def zip_files(zip_path: str | os.PathLike, files: Iterable[str | os.PathLike]) -
     return zip_path
 
 
-def check_submission(path: str | os.PathLike = "HW7_submission.zip") -> bool:
-    """Run the autograder's public checks on a submission zip or notebook and print the report.
+def _checker_package() -> str | None:
+    """The package next to this file that holds the grader's intake and scorer: ``hw7_check`` in the
+    student handout, ``autograder`` in the instructor's kit; None when neither is here."""
+    for package in ("hw7_check", "autograder"):
+        if (KIT_ROOT / package / "intake.py").is_file():
+            return package
+    return None
 
-    The same as ``python -m autograder check PATH`` from the kit's folder. Returns True when
-    nothing is missing or failing.  Needs the full kit (the ``autograder`` folder next to this file).
+
+def check_submission(path: str | os.PathLike = "HW7_submission.zip") -> bool:
+    """Check a submission zip as the grader reads it, run the notebook's public tests on it, print
+    the report, and return True when the public checks pass (the hidden tests run after you submit).
+
+    The same as ``python -m hw7_check HW7_submission.zip`` in the handout's folder.
     """
     import subprocess
     import sys
 
-    path = Path(path).resolve()
-    if not (KIT_ROOT / "autograder").is_dir():
-        print("The autograder is not next to HW7_utils.py, so the local check cannot run here.")
+    package = _checker_package()
+    if package is None:
+        print("The check (the hw7_check folder of the handout) is not next to HW7_utils.py, so it cannot "
+              "run here. Put the whole handout folder where the notebook runs.")
         return False
+    command = ["-m", "hw7_check"] if package == "hw7_check" else ["-m", "autograder", "check"]
     proc = subprocess.run(
-        [sys.executable, "-m", "autograder", "check", str(path)],
+        [sys.executable, *command, str(Path(path).resolve())],
         cwd=KIT_ROOT, capture_output=True, text=True,
     )
     print(proc.stdout + proc.stderr, end="")
     return proc.returncode == 0
+
+
+def score_samples(samples: Any):
+    """Print what the autograder's sample-quality score (part 2.3) gives these 24 samples, and
+    return its report: the band, the points, the equivalent noise, how many distinct airfoils the
+    samples are worth, and a hint.  The scorer and its frozen reference are the grader's own."""
+    import importlib
+    import sys
+
+    package = _checker_package()
+    if package is None or not (KIT_ROOT / package / "sample_quality.py").is_file():
+        print("The sample-quality scorer (hw7_check/ in the handout) is not next to HW7_utils.py, so "
+              "there is no score here; the grader scores your samples after you submit.")
+        return None
+    if str(KIT_ROOT) not in sys.path:
+        sys.path.insert(0, str(KIT_ROOT))
+    report = importlib.import_module(f"{package}.sample_quality").score(samples)
+    print(report.summary())
+    return report

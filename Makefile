@@ -10,7 +10,7 @@ DATA := data/airfoils.npz
 SUBMISSIONS ?= examples/submissions
 OUT ?= grades
 
-.PHONY: setup data test lint student pdf grade examples gradescope fuzz bench clean lock
+.PHONY: setup data test lint student pdf grade examples gradescope handout fuzz bench clean lock
 
 setup: $(STAMP) $(DATA)
 
@@ -45,6 +45,10 @@ examples: setup
 # The Gradescope autograder zip: build/autograder.zip
 gradescope: $(STAMP)
 	$(PY) scripts/make_gradescope.py
+
+# What students get: build/handout/HW7/ and build/HW7_handout.zip (the same files).
+handout: setup
+	$(PY) scripts/make_handout.py
 
 # The student notebook, generated from the solution with nbgrader's preprocessors.
 student: $(STAMP)

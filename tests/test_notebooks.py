@@ -32,7 +32,8 @@ STUDENT = ROOT / "notebooks" / "HW7.ipynb"
 # grade_id -> points, for the code cells the autograder finds by their first line.
 AUTOGRADED = {"D_KL": 5, "Encoder": 15, "Decoder": 10, "VAE": 25, "train_VAE": 10, "configs": 15}
 WRITTEN = {"q1_4_answer": 15, "q1_5_answer": 10}
-LOCKED = {"path_setup", "imports", "D_KL_public", "VAE_public", "train_VAE_public", "check_submission"}
+LOCKED = {"path_setup", "imports", "D_KL_public", "VAE_public", "train_VAE_public", "sample_score",
+          "check_submission"}
 
 IMPORT_CELL = """\
 from typing import Sequence, Tuple, Union
@@ -101,11 +102,11 @@ def test_import_cell_is_the_fixed_one_and_comes_first(solution):
     assert cells["imports"].source == IMPORT_CELL
     code = [c for c in solution.cells if c.cell_type == "code"]
     assert [c.id for c in code[:2]] == ["path_setup", "imports"]
-    # No other cell imports anything, except the locked check_submission cell.
+    # No other cell imports anything, except the locked cells that score the samples and check the zip.
     for cell in code[2:]:
         for node in ast.walk(ast.parse(cell.source)):
             if isinstance(node, ast.Import | ast.ImportFrom):
-                assert cell.id == "check" and node.module == "HW7_utils", f"import in cell {cell.id}"
+                assert cell.id in ("sample_score", "check") and node.module == "HW7_utils", f"import in cell {cell.id}"
 
 
 def test_graded_code_cells_hold_only_definitions(solution):
@@ -271,8 +272,11 @@ def test_solution_runs_top_to_bottom_with_its_real_configs(tmp_path):
     cells = {c.id: c for c in nb.cells}
     assert any("image/png" in o.get("data", {}) for o in cells["train"].outputs)
     assert any("image/png" in o.get("data", {}) for o in cells["samples"].outputs)
+    # The kit copy has neither the handout's hw7_check nor the autograder: both cells say so.
     check_text = "".join(o.get("text", "") for o in cells["check"].outputs)
-    assert "autograder is not next to HW7_utils.py" in check_text
+    assert "is not next to HW7_utils.py, so it cannot run here" in check_text
+    score_text = "".join(o.get("text", "") for o in cells["sample_score"].outputs)
+    assert "is not next to HW7_utils.py, so there is no score here" in score_text
 
 
 @pytest.mark.slow

@@ -1,0 +1,293 @@
+"""The student handout (scripts/make_handout.py): what it holds, what it must not hold, and a student's run.
+
+The run test unpacks build/HW7_handout.zip into an empty folder, fills the student notebook's graded
+cells with the solution's (training shortened by ``run_notebook.set_n_iters``) and runs it headless
+there, with no PYTHONPATH: only the handout is importable, as on a student's machine.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import make_handout
+import nbformat
+import pytest
+import run_notebook
+from conftest import DATA, ROOT
+from nbclient import NotebookClient
+
+EXPECTED = {
+    "README.md", "requirements.txt", "environment.yml", "HW7.ipynb", "HW7_utils.py",
+    "data/airfoils.npz", "data/airfoils_report.txt", "data/DATA.md",
+    "templates/latex_unicode/conf.json", "templates/latex_unicode/index.tex.j2",
+    "hw7_check/__init__.py", "hw7_check/__main__.py", "hw7_check/check.py", "hw7_check/public_child.py",
+    "hw7_check/public_tests.json", "hw7_check/intake.py", "hw7_check/cells.py", "hw7_check/limits.py",
+    "hw7_check/sample_quality.py", "hw7_check/quality_reference.npz",
+}
+GRADER_ONLY = ("checks.py", "harness.py", "grader.py", "retrain.py", "sandbox.py")
+SECRET_MODULES = ("checks.py", "harness.py", "retrain.py")  # hidden tests, their probes, reference code
+N_ITERS = 150
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("build")
+    assert make_handout.main(["--out", str(out)]) == 0
+    return out
+
+
+def members(zip_path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(zip_path) as zf:
+        return {info.filename.removeprefix("HW7/"): zf.read(info) for info in zf.infolist()}
+
+
+def text_files(built: Path) -> dict[str, str]:
+    return {name: data.decode("utf-8") for name, data in members(built / "HW7_handout.zip").items()
+            if not name.endswith(".npz")}
+
+
+def clean_env() -> dict[str, str]:
+    """The environment of a student's shell: no PYTHONPATH, so the kit's folder is not importable."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MPLBACKEND")}
+
+
+def run_check(folder: Path, target: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hw7_check", str(target)], cwd=folder, env=clean_env(),
+                          capture_output=True, text=True, timeout=600)
+
+
+# ------------------------------------------------------------------------------------------------
+# What the handout holds
+# ------------------------------------------------------------------------------------------------
+def test_rebuilding_gives_the_same_bytes(built, tmp_path):
+    assert make_handout.main(["--out", str(tmp_path)]) == 0
+    assert (tmp_path / "HW7_handout.zip").read_bytes() == (built / "HW7_handout.zip").read_bytes()
+    with zipfile.ZipFile(built / "HW7_handout.zip") as zf:
+        infos = zf.infolist()
+    assert [i.filename for i in infos] == sorted(i.filename for i in infos)
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {i.external_attr >> 16 for i in infos} == {0o100644}
+    # The folder holds the very same files as the zip.
+    folder = built / "handout" / "HW7"
+    on_disk = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert on_disk == members(built / "HW7_handout.zip")
+
+
+def test_handout_holds_exactly_what_a_student_needs(built):
+    files = members(built / "HW7_handout.zip")
+    assert set(files) == EXPECTED
+    assert files["HW7.ipynb"] == (ROOT / "notebooks" / "HW7.ipynb").read_bytes()
+    assert files["data/airfoils.npz"] == DATA.read_bytes()
+    assert "UIUC Airfoil Coordinates Database" in files["data/DATA.md"].decode()
+    # The check and the scorer are the grader's own modules, byte for byte.
+    for name in make_handout.SHARED_GRADER_FILES:
+        assert files[f"hw7_check/{name}"] == (ROOT / "autograder" / name).read_bytes(), name
+    requirements = files["requirements.txt"].decode()
+    assert "torch>=2" in requirements and "download.pytorch.org/whl/cpu" in requirements
+    assert "==" not in requirements  # not the grading pins
+    public = json.loads(files["hw7_check/public_tests.json"])
+    assert set(public) == {"1.4", "2.1", "2.2"} and "0.9318599700927734" in public["1.4"]
+
+
+def test_handout_holds_no_solution_code(built):
+    solution = nbformat.read(ROOT / "solutions" / "HW7.ipynb", as_version=4)
+    student = nbformat.read(ROOT / "notebooks" / "HW7.ipynb", as_version=4)
+    student_lines = {line.strip() for cell in student.cells for line in cell.source.splitlines()}
+    graded = [c for c in solution.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    # Lines with a letter or digit: a lone ")" proves nothing.
+    secret = {line.strip() for cell in graded for line in cell.source.splitlines() if re.search(r"\w", line)}
+    secret -= student_lines
+    assert len(secret) > 50  # the reference code and the model answers
+    for name, text in text_files(built).items():
+        lines = {line.strip() for line in text.splitlines()}
+        if name.endswith(".ipynb"):
+            lines = {line.strip() for c in nbformat.reads(text, as_version=4).cells for line in c.source.splitlines()}
+        assert not (lines & secret), f"{name} holds solution lines: {sorted(lines & secret)[:3]}"
+
+
+def test_handout_holds_no_hidden_checks(built):
+    from autograder import checks
+
+    files = text_files(built)
+    assert not any(name.rsplit("/", 1)[-1] in GRADER_ONLY for name in files)
+    shared = {line.strip() for name in make_handout.SHARED_GRADER_FILES if name.endswith(".py")
+              for line in (ROOT / "autograder" / name).read_text().splitlines()}
+    for module in SECRET_MODULES:
+        private = {line.strip() for line in (ROOT / "autograder" / module).read_text().splitlines()
+                   if len(line.strip()) >= 30} - shared
+        for name, text in files.items():
+            leaked = private & {line.strip() for line in text.splitlines()}
+            assert not leaked, f"{name} holds lines of autograder/{module}: {sorted(leaked)[:2]}"
+    hidden_seeds = [str(seed) for seed, _ in checks.HIDDEN_DKL_CASES]
+    assert not any(f"manual_seed({seed})" in text for seed in hidden_seeds for text in files.values())
+
+
+def test_the_score_cell_is_locked_and_right_below_the_samples_plot():
+    nb = nbformat.read(ROOT / "notebooks" / "HW7.ipynb", as_version=4)
+    ids = [c.get("id") for c in nb.cells]
+    score = nb.cells[ids.index("samples") + 1]
+    assert score.id == "sample_score" and score.metadata["nbgrader"]["locked"]
+    assert not score.source.lstrip().upper().startswith("# AUTOGRADED")  # not a graded cell
+    assert "score_samples(samples)" in score.source
+
+
+def test_a_stale_student_notebook_stops_the_build(built, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(make_handout, "stale_student_notebook", lambda: True)
+    assert make_handout.main(["--out", str(tmp_path)]) == 1
+    assert "run `make student`" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------
+# The check agrees with the grader on what cannot be graded
+# ------------------------------------------------------------------------------------------------
+def _submission(folder: Path, nb: nbformat.NotebookNode, model: str | None, train: str | None) -> Path:
+    folder.mkdir()
+    files = {"HW7.ipynb": nbformat.writes(nb), "model_config.yaml": model, "train_config.yaml": train}
+    with zipfile.ZipFile(folder / "HW7_submission.zip", "w") as zf:
+        for name, text in files.items():
+            if text is not None:
+                zf.writestr(name, text)
+    return folder / "HW7_submission.zip"
+
+
+def test_check_blocks_the_parts_the_grader_blocks(built, tmp_path, monkeypatch):
+    from autograder import grader
+
+    monkeypatch.syspath_prepend(str(built / "handout" / "HW7"))
+    handout_check = importlib.import_module("hw7_check.check")
+    solution = nbformat.read(ROOT / "solutions" / "HW7.ipynb", as_version=4)
+    untagged = nbformat.from_dict(solution)
+    next(c for c in untagged.cells if c.id == "D_KL").source = "def D_KL(mu, logvar):\n    return mu"
+    broken = nbformat.from_dict(solution)
+    next(c for c in broken.cells if c.id == "VAE").source = "# AUTOGRADED\nclass VAE(nn.Module:\n    pass"
+    model, train = "input_size: 200\nlatent_size: 10\nhidden_sizes: [16]\n", "n_iters: 10\nbatch_size: 8\n"
+    cases = {
+        "fine": (solution, model, train),
+        "no train config": (solution, model, None),
+        "too many iterations": (solution, model, "n_iters: 50000\n"),
+        "bad latent size": (solution, "input_size: 200\nlatent_size: 3\n", train),
+        "untagged cell": (untagged, model, train),
+        "syntax error": (broken, model, train),
+        "another assignment": (nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), model, train),
+        "not a notebook": ("{not json", model, train),
+    }
+    for i, (label, (nb, model_yaml, train_yaml)) in enumerate(cases.items()):
+        if isinstance(nb, str):
+            folder = tmp_path / f"case{i}"
+            folder.mkdir()
+            with zipfile.ZipFile(folder / "HW7_submission.zip", "w") as zf:
+                zf.writestr("HW7.ipynb", nb)
+                zf.writestr("model_config.yaml", model_yaml)
+                zf.writestr("train_config.yaml", train_yaml)
+            zip_path = folder / "HW7_submission.zip"
+        else:
+            zip_path = _submission(tmp_path / f"case{i}", nb, model_yaml, train_yaml)
+        work = tmp_path / f"work{i}"
+        work.mkdir()
+        grading = grader._Grading(zip_path, work, DATA, parallel=False)
+        # A part the grader runs only in part (some names missing) fails its public test here too.
+        expected = {**getattr(grading, "partly_missing", {}), **grading.blocked}
+        sub = handout_check.intake.load_submission(zip_path, tmp_path / f"intake{i}")
+        code = handout_check.cells.find_graded_cells(sub.notebook) if sub.notebook is not None else None
+        blocked, _ = handout_check.blocked_parts(sub, code)
+        assert blocked == expected, label
+
+
+# ------------------------------------------------------------------------------------------------
+# A student's run, from the handout alone
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def student_run(built, tmp_path_factory):
+    """The unpacked handout, its notebook filled with the solution's graded cells and run headless."""
+    home = tmp_path_factory.mktemp("student")
+    with zipfile.ZipFile(built / "HW7_handout.zip") as zf:
+        zf.extractall(home)
+    folder = home / "HW7"
+    solution = nbformat.read(ROOT / "solutions" / "HW7.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution.cells
+               if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
+    nb = nbformat.read(folder / "HW7.ipynb", as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    run_notebook.set_n_iters(nb, N_ITERS)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import importlib.util\nprint('kit importable:', importlib.util.find_spec('autograder') is not None)"))
+    nbformat.write(nb, folder / "HW7.ipynb")  # zip_files packs the notebook from disk
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(folder)}})
+    client.execute(env=clean_env())
+    return folder, nb
+
+
+def _text(nb, cell_id: str) -> str:
+    cell = next(c for c in nb.cells if c.get("id") == cell_id)
+    return "".join(o.get("text", "") for o in cell.outputs)
+
+
+@pytest.mark.slow
+def test_filled_notebook_runs_scores_zips_and_passes_the_check(student_run):
+    folder, nb = student_run
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    assert "kit importable: False" in "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    score = _text(nb, "sample_score")
+    shown = re.search(r"Sample quality: ([\d.]+) / 15 points \(", score)
+    assert shown and "distinct airfoils" in score and "noise on every coordinate" in score, score
+    # The grader re-trains from the zipped configs and gets the score the notebook showed (both on the CPU).
+    from autograder import grader
+
+    assert grader.grade(folder / "HW7_submission.zip", parts=("2.3",)).part_scores()["2.3"] == float(shown[1])
+    with zipfile.ZipFile(folder / "HW7_submission.zip") as zf:
+        assert sorted(zf.namelist()) == ["HW7.ipynb", "model_config.yaml", "train_config.yaml"]
+    check = _text(nb, "check")
+    assert "Public checks passed" in check and "[PASS] 2.2 train_VAE" in check, check
+    assert "all tests passed" not in check.lower() and "Traceback" not in check
+
+
+@pytest.mark.slow
+def test_check_gives_the_graders_message_for_a_broken_cell(student_run, tmp_path):
+    from autograder import grader
+
+    folder, _ = student_run
+    parts = members(folder / "HW7_submission.zip")
+    nb = nbformat.reads(parts["HW7.ipynb"].decode(), as_version=4)
+    cell = next(c for c in nb.cells if c.get("id") == "D_KL")
+    cell.source = cell.source.replace("return torch.mean(", "return torch.mean((")
+    broken = tmp_path / "broken" / "HW7_submission.zip"
+    broken.parent.mkdir()
+    with zipfile.ZipFile(broken, "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, nbformat.writes(nb) if name == "HW7.ipynb" else data)
+    message = grader._Grading(broken, tmp_path, DATA, parallel=False).blocked["1.4"]
+    assert message.startswith("No graded cell defines `D_KL`. Probably because cell")
+    proc = run_check(folder, broken)
+    assert proc.returncode == 1
+    assert message in proc.stdout and "[FAIL] 1.4 D_KL" in proc.stdout and "[PASS] 2.1" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_check_names_a_zip_made_before_the_notebook_was_saved(student_run, built):
+    folder, _ = student_run
+    parts = members(folder / "HW7_submission.zip")
+    old = folder / "old_submission.zip"  # the untouched notebook, while HW7.ipynb beside it is filled
+    with zipfile.ZipFile(old, "w") as zf:
+        zf.writestr("HW7.ipynb", (ROOT / "notebooks" / "HW7.ipynb").read_bytes())
+        for name in ("model_config.yaml", "train_config.yaml"):
+            zf.writestr(name, parts[name])
+    proc = run_check(folder, old)
+    assert proc.returncode == 1
+    assert "the zip was made before the notebook was saved" in proc.stdout
+    assert "NotImplementedError" in proc.stdout and "Public checks passed" not in proc.stdout
+    for bad, words in (("missing.zip", "does not exist"), ("HW7_utils.py", "is not a submission")):
+        proc = run_check(folder, folder / bad)
+        assert proc.returncode == 1 and words in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
