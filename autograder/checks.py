@@ -224,6 +224,34 @@ def judge_vae(obs: dict) -> list[TestResult]:
 
 
 # --- 2.2 train_VAE ----------------------------------------------------------------------------
+# The two conventions for the prior loss: the KL of N(mu, exp(logvar)) from N(0, I), averaged over the
+# batch, and averaged (the notebook's D_KL) or summed over the latent dimensions.  The notebook calls
+# them equivalent (the sum only rescales beta by d), so either earns 2.2.3; the name goes in the message.
+CONVENTIONS = {"mean": "averaged over the latent dimensions, as D_KL", "sum": "summed over the latent dimensions"}
+
+
+def prior_convention(run: dict, n_iters: int, beta: float) -> str | None:
+    """"mean" or "sum" when every iteration's loss is rec + beta * KL in that convention (values tracked
+    and gradients backpropagated), else None.  The expected values come from the reference D_KL."""
+    tracker = run.get("tracker") or {}
+    rec, prior, total = tracker.get("rec") or [], tracker.get("prior") or [], tracker.get("total") or []
+    exp_rec, exp_prior, exp_grad = (run.get(k) or [] for k in ("expected_rec", "expected_prior", "expected_grad"))
+    hook = run.get("hook_grads") or []
+    if not (len(total) == len(exp_rec) == n_iters and len(hook) == len(exp_grad) > 0):
+        return None
+    dims = run.get("latent_dims")
+    for name, scale in (("mean", 1.0), ("sum", float(dims) if isinstance(dims, int) and dims > 1 else None)):
+        if scale is None:
+            continue
+        loss_ok = all(
+            _close(r, er, 1e-4) and ep is not None and _close(p, scale * ep, 1e-4) and _close(t, r + beta * p, 1e-4)
+            for r, p, t, er, ep in zip(rec, prior, total, exp_rec, exp_prior))
+        grads_ok = all(g is not None and _close(h, scale * g, 1e-4) for h, g in zip(hook, exp_grad))
+        if loss_ok and grads_ok:
+            return name
+    return None
+
+
 def _loop_checks(run: dict, n_iters: int, beta: float, batch: int) -> dict[str, str | None]:
     """Each check -> None when right, else what went wrong."""
     verdict: dict[str, str | None] = {}
@@ -242,15 +270,12 @@ def _loop_checks(run: dict, n_iters: int, beta: float, batch: int) -> dict[str, 
     verdict["zero"] = None if zeroed else "gradients accumulate across iterations: call optimizer.zero_grad() every step"
     tracker = run.get("tracker") or {}
     rec, prior, total = tracker.get("rec") or [], tracker.get("prior") or [], tracker.get("total") or []
-    exp_rec, exp_prior, exp_grad = (run.get(k) or [] for k in ("expected_rec", "expected_prior", "expected_grad"))
-    loss_ok = len(total) == len(exp_rec) == n_iters and all(
-        _close(r, er, 1e-4) and ep is not None and _close(p, ep, 1e-4) and _close(t, r + beta * p, 1e-4)
-        for r, p, t, er, ep in zip(rec, prior, total, exp_rec, exp_prior))
-    grads_ok = len(hook) == len(exp_grad) > 0 and all(
-        g is not None and _close(h, g, 1e-4) for h, g in zip(hook, exp_grad))
-    verdict["loss"] = None if loss_ok and grads_ok else (
-        "the loss must be rec_loss_fn(y_hat, y) + beta * D_KL(mu, logvar), backpropagated, and "
-        "tracker.update(rec, prior, total) must get those three values")
+    convention = prior_convention(run, n_iters, beta)
+    verdict["loss"] = None if convention else (
+        "the loss must be rec_loss_fn(y_hat, y) + beta * D_KL(mu, logvar) (or the KL summed over the latent "
+        "dimensions), averaged over the batch, backpropagated, and tracker.update(rec, prior, total) must "
+        "get those three values")
+    verdict["convention"] = convention
     verdict["tracker"] = None if (run.get("trackers") == 1 and tracker.get("n_iters") == n_iters
                                   and len(total) == n_iters) else (
         "make one VAE_Tracker(n_iters=..., plot_freq=...) and call tracker.update once per iteration")
@@ -280,6 +305,9 @@ def judge_train(obs: dict) -> list[TestResult]:
         problems = [v for v in (va[key], vb[key]) if v]
         test.score = test.max_score * (2 - len(problems)) / 2
         test.output = "\n".join(dict.fromkeys(problems)) or "Right."
+    found = sorted({v for v in (va.get("convention"), vb.get("convention")) if v})
+    if found:
+        loss.output += "\nThe prior loss found: the KL " + " and ".join(CONVENTIONS[c] for c in found) + "."
     sched_problems = []
     if a.get("error") or b.get("error"):
         sched_problems.append("train_VAE raised an error (see above)")

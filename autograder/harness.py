@@ -437,7 +437,9 @@ def run_loop(ns, scheduler, n_iters, beta, window, batch_size):
         else:
             expected_prior.append(None)
             expected_grad.append(None)
-    obs.update(expected_rec=expected_rec, expected_prior=expected_prior, expected_grad=expected_grad)
+    # The prior may be the mean over the latent dimensions (D_KL) or their sum: the judge accepts both.
+    obs.update(expected_rec=expected_rec, expected_prior=expected_prior, expected_grad=expected_grad,
+               latent_dims=model.latent_size)
     obs["scheduler_calls"] = SpyStepLR.calls if scheduler == "StepLR" else SpyPlateau.calls
     return obs
 

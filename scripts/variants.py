@@ -91,3 +91,35 @@ def write(folder: Path, nb, model_config: dict | None = None, train_config: dict
     for name, data in files.items():
         (folder / name).write_bytes(data)
     return folder
+
+
+def edit(nb, name: str, old: str, new: str):
+    """A copy of nb where ``old`` is replaced by ``new`` in the cell defining ``name`` (``old`` must be there)."""
+    nb = copy.deepcopy(nb)
+    cell = nb.cells[cell_defining(nb, name)]
+    if old not in cell.source:
+        raise ValueError(f"the cell defining {name} has no {old!r}: the solution changed; update the variant")
+    cell.source = cell.source.replace(old, new)
+    return nb
+
+
+# The KL of N(mu, exp(logvar)) from N(0, I) summed over the latent dimensions, averaged over the batch:
+# the original template's convention.  The same optimum as D_KL's mean when beta is divided by d = 10.
+SUMMED_KL = "0.5 * torch.sum(mu**2 + torch.exp(logvar) - 1 - logvar, dim=1).mean()"
+LATENT_DIMS = 10
+
+
+def inline_summed_kl(nb):
+    """The solution whose train_VAE computes its prior loss inline as the summed KL (not with D_KL)."""
+    return edit(nb, "train_VAE", "prior_loss = D_KL(mu, logvar)", f"prior_loss = {SUMMED_KL}")
+
+
+def scheduler_never_stepped(nb):
+    """The solution whose train_VAE builds its scheduler but never steps it."""
+    nb = edit(nb, "train_VAE", "scheduler.step(running_avg)", "pass")
+    return edit(nb, "train_VAE", "scheduler.step()", "pass")
+
+
+def wrong_sign_dkl(nb):
+    """The solution with a sign error in D_KL, which its train_VAE uses."""
+    return edit(nb, "D_KL", "- 1 - logvar", "- 1 + logvar")
