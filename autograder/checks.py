@@ -106,18 +106,36 @@ def judge_vae(obs: dict) -> list[TestResult]:
             t.output = message
         return tests
 
-    if obs.get("missing"):
-        return fail_all(f"No `{', '.join(obs['missing'])}` found in the graded cells.")
-    if obs.get("build_error"):
-        return fail_all(f"VAE(**model_config) failed: {obs['build_error']}")
-    has = obs.get("has") or {}
-    lacking = [k for k, v in has.items() if not v]
-    if lacking:
-        return fail_all(f"The VAE must have the attributes {', '.join(lacking)} (self.encoder, "
-                        "self.decoder, self.latent_size).")
+    vae_problem = (f"No `{', '.join(obs['missing'])}` found in the graded cells." if obs.get("missing") else
+                   f"VAE(**model_config) failed: {obs['build_error']}" if obs.get("build_error") else None)
+    standalone = obs.get("standalone")
+    if vae_problem and not isinstance(standalone, dict):
+        return fail_all(vae_problem)
+    if vae_problem:  # the VAE's tests fail; the Encoder's and the Decoder's run on the classes alone
+        for t in (reparam, forward, gen):
+            t.output = vae_problem
+    else:
+        has = obs.get("has") or {}
+        lacking = [k for k, v in has.items() if not v]
+        if lacking:
+            return fail_all(f"The VAE must have the attributes {', '.join(lacking)} (self.encoder, "
+                            "self.decoder, self.latent_size).")
     latent = obs.get("latent_size")
+    _judge_encoder(obs.get("encoder") or {}, latent, enc_shape, chunk)
+    _judge_decoder(obs.get("decoder") or {}, latent, dec)
+    if vae_problem:
+        for test, name in ((enc_shape, "Encoder"), (chunk, "Encoder"), (dec, "Decoder")):
+            how = str(standalone.get(name, "not tested: no model_config to build it from"))
+            test.output = (f"{vae_problem}\n`{name}` on its own: {how}." if how.startswith("not tested") else
+                           f"{test.output}\n(The VAE could not be built, so `{name}` was built on its own "
+                           f"with {how}.)")
+        return tests
+    _judge_forward(obs.get("forward") or {}, latent, forward, reparam)
+    _judge_generate(obs.get("generate") or {}, gen)
+    return tests
 
-    e = obs.get("encoder") or {}
+
+def _judge_encoder(e: dict, latent, enc_shape: TestResult, chunk: TestResult) -> None:
     parts = e.get("parts") or []
     want = [7, latent]
     if e.get("error"):
@@ -139,7 +157,8 @@ def judge_vae(obs: dict) -> list[TestResult]:
     else:
         chunk.score, chunk.output = chunk.max_score, "mu and logvar are the two halves of the output layer."
 
-    d = obs.get("decoder") or {}
+
+def _judge_decoder(d: dict, latent, dec: TestResult) -> None:
     desc = d.get("describe") or {}
     if d.get("error"):
         dec.output = f"decoder(z) raised {d['error']}"
@@ -152,7 +171,8 @@ def judge_vae(obs: dict) -> list[TestResult]:
     else:
         dec.score, dec.output = dec.max_score, "Shape and gradients are right."
 
-    f = obs.get("forward") or {}
+
+def _judge_forward(f: dict, latent, forward: TestResult, reparam: TestResult) -> None:
     fparts = f.get("parts") or []
     if f.get("error"):
         forward.output = reparam.output = f"model(y) raised {f['error']}"
@@ -182,7 +202,8 @@ def judge_vae(obs: dict) -> list[TestResult]:
         reparam.score = points
         reparam.output = "; ".join(notes) or "z = mu + exp(0.5 logvar) * eps, and gradients flow."
 
-    g = obs.get("generate") or {}
+
+def _judge_generate(g: dict, gen: TestResult) -> None:
     gdesc = g.get("describe") or {}
     if g.get("error"):
         gen.output = f"model.generate(n_samples=24, seed=0) raised {g['error']}"
@@ -220,7 +241,6 @@ def judge_vae(obs: dict) -> list[TestResult]:
                          "that device")
         gen.score = points
         gen.output = "; ".join(notes) or "generate behaves as specified."
-    return tests
 
 
 # --- 2.2 train_VAE ----------------------------------------------------------------------------
@@ -269,7 +289,7 @@ def _loop_checks(run: dict, n_iters: int, beta: float, batch: int) -> dict[str, 
         a is not None and _close(a, h, 1e-6) for a, h in zip(at_step, hook))
     verdict["zero"] = None if zeroed else "gradients accumulate across iterations: call optimizer.zero_grad() every step"
     tracker = run.get("tracker") or {}
-    rec, prior, total = tracker.get("rec") or [], tracker.get("prior") or [], tracker.get("total") or []
+    total = tracker.get("total") or []
     convention = prior_convention(run, n_iters, beta)
     verdict["loss"] = None if convention else (
         "the loss must be rec_loss_fn(y_hat, y) + beta * D_KL(mu, logvar) (or the KL summed over the latent "

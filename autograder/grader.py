@@ -37,7 +37,8 @@ class _Grading:
         self.workdir, self.data_file, self.parallel = workdir, data_file, parallel
         self.sub = intake.load_submission(source, workdir)
         self.code = cells.find_graded_cells(self.sub.notebook) if self.sub.notebook is not None else None
-        self.blocked: dict[str, str] = {}
+        self.blocked: dict[str, str] = {}  # part -> why none of its tests can run
+        self.partly_missing: dict[str, str] = {}  # part -> why some of its tests fail (names not defined)
         self._configs()
 
     def _configs(self) -> None:
@@ -70,9 +71,13 @@ class _Grading:
                 missing = [n for n in ("VAE",) if n in self.code.missing("2.1")]
             if missing and part not in self.blocked:
                 syntax = [c.error for c in self.code.cells if c.error]
-                self.blocked[part] = (f"No graded cell defines {', '.join('`' + m + '`' for m in missing)}. " + (
+                why = (f"No graded cell defines {', '.join('`' + m + '`' for m in missing)}. " + (
                     f"Probably because {'; '.join(syntax)}." if syntax else
                     "Check that the cell that defines it starts with `# AUTOGRADED`."))
+                if part == "2.1" and len(missing) < len(cells.NAMES_BY_PART[part]):
+                    self.partly_missing[part] = why  # each test needs only some of the names: run it
+                else:
+                    self.blocked[part] = why
 
     def job(self, part: str, **extra) -> dict:
         return {
@@ -144,6 +149,10 @@ class _Grading:
             for t in tests:
                 if not t.passed:
                     t.output += "\nErrors while running your graded cells: " + "; ".join(errors)
+        if part in self.partly_missing:
+            for t in tests:
+                if not t.passed:
+                    t.output += "\n" + self.partly_missing[part]
         return tests
 
     def _judge_samples(self, outcome: Outcome, flags: dict[str, bool]) -> list[TestResult]:
