@@ -80,8 +80,11 @@ class _Grading:
                     self.blocked[part] = why
 
     def job(self, part: str, **extra) -> dict:
+        """Everything that decides a child run's outcome (its budget included)."""
+        wall = limits.TEST_WALL_S if part != "2.3" else limits.TRAIN_WALL_S * (
+            limits.FALLBACK_SHARE if extra.get("use_reference_loop") else 1)
         return {
-            "part": part, "prelude": cells.IMPORT_PRELUDE,
+            "part": part, "prelude": cells.IMPORT_PRELUDE, "wall_s": wall,
             "cells": [{"index": c.index, "source": c.source} for c in self.code.cells if c.source],
             "model_config": self.sub.model_config, "train_config": self.sub.train_config,
             "memory_gb": limits.MEMORY_BYTES // 2**30, "file_mb": limits.FILE_BYTES // 2**20,
@@ -89,38 +92,29 @@ class _Grading:
         }
 
     def run(self, part: str, cancel: threading.Event | None = None, **extra) -> Outcome:
+        job = self.job(part, **extra)
         if part == "2.3" and not extra and self.warm is not None:
-            child, self.warm = self.warm, None
+            child, self.warm = self.warm, None  # started with the same budget, TRAIN_WALL_S
         else:
-            wall = limits.TRAIN_WALL_S if part == "2.3" else limits.TEST_WALL_S
             scratch = self.workdir / f"part-{part}{'-again' if extra else ''}"
-            child = Child(scratch, self.data_file, Budget(wall_s=wall))
-        return child.run(self.job(part, **extra), cancel)
+            child = Child(scratch, self.data_file, Budget(wall_s=job["wall_s"]))
+        return child.run(job, cancel)
 
     def grade(self) -> Results:
         quick = [p for p in ("1.4", "2.1", "2.2") if p in self.parts and p not in self.blocked]
         retrain = "2.3" in self.parts and "2.3" not in self.blocked
-        cancel = threading.Event()
         with ThreadPoolExecutor(max_workers=2 if self.parallel else 1) as pool:
             # Re-training is the slow part: it starts first, with the student's own code, and the
-            # quick tests run beside it.  If those show that D_KL or train_VAE is broken, it is
-            # restarted with the grader's versions of them, so one bug is not punished twice.
-            slow = pool.submit(self.run, "2.3", cancel) if retrain and self.parallel else None
+            # quick tests run beside it.
+            slow = pool.submit(self.run, "2.3") if retrain and self.parallel else None
             outcomes = dict(zip(quick, pool.map(self.run, quick)))
             by_part = {p: self._judge(p, outcomes.get(p)) for p in ("1.4", "2.1", "2.2") if p in self.parts}
-            flags = {"use_reference_dkl": _failed(by_part, "1.4"), "use_reference_loop": _failed(by_part, "2.2")}
-            flags = {k: v for k, v in flags.items() if v}
-            if slow is not None and flags:
-                cancel.set()
-                slow.result()
-                slow = None
             if retrain:
                 from autograder import sample_quality
 
                 sample_quality.load_reference()  # load the frozen statistics while the model trains
-            if retrain:
-                outcome = slow.result() if slow is not None else self.run("2.3", **flags)
-                by_part["2.3"] = self._judge_samples(outcome, flags)
+                own = slow.result() if slow is not None else self.run("2.3")
+                by_part["2.3"] = self._judge_samples(own, [p for p in ("1.4", "2.2") if _failed(by_part, p)])
         if "2.3" in self.parts and not retrain:
             by_part["2.3"] = _zero_tests("2.3", self.blocked["2.3"])
         for part in self.parts:
@@ -155,10 +149,15 @@ class _Grading:
                     t.output += "\n" + self.partly_missing[part]
         return tests
 
-    def _judge_samples(self, outcome: Outcome, flags: dict[str, bool]) -> list[TestResult]:
+    def _judge_samples(self, own_outcome: Outcome, lost: list[str]) -> list[TestResult]:
+        """The student's own training scores 2.3, unless retrain.second_training_reason says to also try
+        the grader's reference loop and KL; then the better score is kept."""
         from autograder import retrain
 
-        return retrain.judge(outcome, flags, self.results)
+        own = retrain.judge(own_outcome)
+        why = retrain.second_training_reason(own, lost)
+        reference = retrain.judge(self.run("2.3", **retrain.REFERENCE_RUN), reference_run=True) if why else None
+        return retrain.keep_better(own, reference, why, self.results)
 
 
 def _failed(by_part: dict[str, list[TestResult]], part: str) -> bool:

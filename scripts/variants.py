@@ -104,7 +104,7 @@ def edit(nb, name: str, old: str, new: str):
 
 
 # The KL of N(mu, exp(logvar)) from N(0, I) summed over the latent dimensions, averaged over the batch:
-# the original template's convention.  The same optimum as D_KL's mean when beta is divided by d = 10.
+# the original template's convention: d = 10 times D_KL's mean, so beta / d gives the same loss.
 SUMMED_KL = "0.5 * torch.sum(mu**2 + torch.exp(logvar) - 1 - logvar, dim=1).mean()"
 LATENT_DIMS = 10
 
