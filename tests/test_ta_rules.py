@@ -91,3 +91,12 @@ def test_syntax_error_in_vae_keeps_the_encoder_and_decoder_points(solution, conf
     assert got["2.1.4"] == got["2.1.5"] == got["2.1.6"] == 0
     assert "syntax error on line 3" in find(results, "2.1.5").output
     assert "built on its own" in find(results, "2.1.1").output
+
+
+def test_the_worst_case_retraining_time_is_stated_where_instructors_and_students_read(root):
+    from autograder import retrain
+
+    minutes = f"{retrain.total_budget_s() / 60:g} minutes"
+    assert minutes == "15 minutes"
+    for doc in ("README.md", "solutions/HW7.ipynb", "notebooks/HW7.ipynb"):
+        assert minutes in (root / doc).read_text(), doc
