@@ -103,18 +103,24 @@ class _Grading:
     def grade(self) -> Results:
         quick = [p for p in ("1.4", "2.1", "2.2") if p in self.parts and p not in self.blocked]
         retrain = "2.3" in self.parts and "2.3" not in self.blocked
+        cancel = threading.Event()
         with ThreadPoolExecutor(max_workers=2 if self.parallel else 1) as pool:
             # Re-training is the slow part: it starts first, with the student's own code, and the
-            # quick tests run beside it.
-            slow = pool.submit(self.run, "2.3") if retrain and self.parallel else None
+            # quick tests run beside it.  If D_KL or train_VAE hangs there, on a tiny input, the
+            # re-training (which runs them) would hang for its whole budget: it is stopped.
+            slow = pool.submit(self.run, "2.3", cancel) if retrain and self.parallel else None
             outcomes = dict(zip(quick, pool.map(self.run, quick)))
             by_part = {p: self._judge(p, outcomes.get(p)) for p in ("1.4", "2.1", "2.2") if p in self.parts}
+            hung = [p for p in ("1.4", "2.2") if p in outcomes and _ran_out_of_time(outcomes[p])]
+            if slow is not None and hung:
+                cancel.set()
+                slow.result()
             if retrain:
                 from autograder import sample_quality
 
                 sample_quality.load_reference()  # load the frozen statistics while the model trains
-                own = slow.result() if slow is not None else self.run("2.3")
-                by_part["2.3"] = self._judge_samples(own, [p for p in ("1.4", "2.2") if _failed(by_part, p)])
+                own = None if hung else slow.result() if slow is not None else self.run("2.3")
+                by_part["2.3"] = self._judge_samples(own, [p for p in ("1.4", "2.2") if _failed(by_part, p)], hung)
         if "2.3" in self.parts and not retrain:
             by_part["2.3"] = _zero_tests("2.3", self.blocked["2.3"])
         for part in self.parts:
@@ -149,15 +155,19 @@ class _Grading:
                     t.output += "\n" + self.partly_missing[part]
         return tests
 
-    def _judge_samples(self, own_outcome: Outcome, lost: list[str]) -> list[TestResult]:
+    def _judge_samples(self, own_outcome: Outcome | None, lost: list[str], hung: list[str]) -> list[TestResult]:
         """The student's own training scores 2.3, unless retrain.second_training_reason says to also try
         the grader's reference loop and KL; then the better score is kept."""
         from autograder import retrain
 
-        own = retrain.judge(own_outcome)
+        own = retrain.judge(own_outcome) if own_outcome is not None else retrain.hung_in_tests(hung)
         why = retrain.second_training_reason(own, lost)
         reference = retrain.judge(self.run("2.3", **retrain.REFERENCE_RUN), reference_run=True) if why else None
         return retrain.keep_better(own, reference, why, self.results)
+
+
+def _ran_out_of_time(outcome: Outcome) -> bool:
+    return not outcome.ok and outcome.seconds >= limits.TEST_WALL_S
 
 
 def _failed(by_part: dict[str, list[TestResult]], part: str) -> bool:

@@ -82,6 +82,15 @@ def judge(outcome: Outcome, reference_run: bool = False) -> Training:
     return Training(test, extra, no_model=no_model)
 
 
+def hung_in_tests(parts: list[str]) -> Training:
+    """The student's own training, skipped: the code it runs already hung in the quick tests of ``parts``
+    (on a tiny input), so it would only hang again for the whole re-training budget."""
+    names = " and ".join({"1.4": "D_KL (part 1.4)", "2.2": "train_VAE (part 2.2)"}[p] for p in parts)
+    test = TestResult(PART_NAMES["2.3"], "2.3", PART_POINTS["2.3"])
+    test.output = f"Your {names} ran past its time budget on a small input, so it could not train your model."
+    return Training(test, no_model=f"your {names} ran past its time budget in its tests")
+
+
 def _finite_losses(curves: Any) -> bool:
     if not isinstance(curves, dict):
         return True  # no record of the losses: judge by the samples alone
@@ -117,9 +126,13 @@ def keep_better(own: Training, reference: Training | None, why: str | None, resu
     if reference is None:
         test.output += f"\nScored from your model trained with {OWN}."
         return [test]
-    test.output += (
-        f"\nScored from the training with {name}. Your model was trained twice: with {OWN} "
-        f"({own.test.score:g} / 15), and, because {why}, re-trained with the grader's reference loop, which "
-        f"used the correct KL formula instead of your D_KL ({reference.test.score:g} / 15); the better score "
-        "is kept, so one bug is not punished twice.")
+    if own.no_model:
+        story = (f"Your own training gave no model to score ({own.no_model}), so your model was re-trained "
+                 "with the grader's reference loop, which used the correct KL formula instead of your D_KL "
+                 f"({reference.test.score:g} / 15" + (f": {reference.no_model})" if reference.no_model else ")"))
+    else:
+        story = (f"Your model was trained twice: with {OWN} ({own.test.score:g} / 15), and, because {why}, "
+                 "re-trained with the grader's reference loop, which used the correct KL formula instead of "
+                 f"your D_KL ({reference.test.score:g} / 15); the better score is kept")
+    test.output += f"\nScored from the training with {name}. {story}: one bug is not punished twice."
     return [test]
