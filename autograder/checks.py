@@ -106,18 +106,36 @@ def judge_vae(obs: dict) -> list[TestResult]:
             t.output = message
         return tests
 
-    if obs.get("missing"):
-        return fail_all(f"No `{', '.join(obs['missing'])}` found in the graded cells.")
-    if obs.get("build_error"):
-        return fail_all(f"VAE(**model_config) failed: {obs['build_error']}")
-    has = obs.get("has") or {}
-    lacking = [k for k, v in has.items() if not v]
-    if lacking:
-        return fail_all(f"The VAE must have the attributes {', '.join(lacking)} (self.encoder, "
-                        "self.decoder, self.latent_size).")
+    vae_problem = (f"No `{', '.join(obs['missing'])}` found in the graded cells." if obs.get("missing") else
+                   f"VAE(**model_config) failed: {obs['build_error']}" if obs.get("build_error") else None)
+    standalone = obs.get("standalone")
+    if vae_problem and not isinstance(standalone, dict):
+        return fail_all(vae_problem)
+    if vae_problem:  # the VAE's tests fail; the Encoder's and the Decoder's run on the classes alone
+        for t in (reparam, forward, gen):
+            t.output = vae_problem
+    else:
+        has = obs.get("has") or {}
+        lacking = [k for k, v in has.items() if not v]
+        if lacking:
+            return fail_all(f"The VAE must have the attributes {', '.join(lacking)} (self.encoder, "
+                            "self.decoder, self.latent_size).")
     latent = obs.get("latent_size")
+    _judge_encoder(obs.get("encoder") or {}, latent, enc_shape, chunk)
+    _judge_decoder(obs.get("decoder") or {}, latent, dec)
+    if vae_problem:
+        for test, name in ((enc_shape, "Encoder"), (chunk, "Encoder"), (dec, "Decoder")):
+            how = str(standalone.get(name, "not tested: no model_config to build it from"))
+            test.output = (f"{vae_problem}\n`{name}` on its own: {how}." if how.startswith("not tested") else
+                           f"{test.output}\n(The VAE could not be built, so `{name}` was built on its own "
+                           f"with {how}.)")
+        return tests
+    _judge_forward(obs.get("forward") or {}, latent, forward, reparam)
+    _judge_generate(obs.get("generate") or {}, gen)
+    return tests
 
-    e = obs.get("encoder") or {}
+
+def _judge_encoder(e: dict, latent, enc_shape: TestResult, chunk: TestResult) -> None:
     parts = e.get("parts") or []
     want = [7, latent]
     if e.get("error"):
@@ -139,7 +157,8 @@ def judge_vae(obs: dict) -> list[TestResult]:
     else:
         chunk.score, chunk.output = chunk.max_score, "mu and logvar are the two halves of the output layer."
 
-    d = obs.get("decoder") or {}
+
+def _judge_decoder(d: dict, latent, dec: TestResult) -> None:
     desc = d.get("describe") or {}
     if d.get("error"):
         dec.output = f"decoder(z) raised {d['error']}"
@@ -152,7 +171,8 @@ def judge_vae(obs: dict) -> list[TestResult]:
     else:
         dec.score, dec.output = dec.max_score, "Shape and gradients are right."
 
-    f = obs.get("forward") or {}
+
+def _judge_forward(f: dict, latent, forward: TestResult, reparam: TestResult) -> None:
     fparts = f.get("parts") or []
     if f.get("error"):
         forward.output = reparam.output = f"model(y) raised {f['error']}"
@@ -182,7 +202,8 @@ def judge_vae(obs: dict) -> list[TestResult]:
         reparam.score = points
         reparam.output = "; ".join(notes) or "z = mu + exp(0.5 logvar) * eps, and gradients flow."
 
-    g = obs.get("generate") or {}
+
+def _judge_generate(g: dict, gen: TestResult) -> None:
     gdesc = g.get("describe") or {}
     if g.get("error"):
         gen.output = f"model.generate(n_samples=24, seed=0) raised {g['error']}"
@@ -220,10 +241,37 @@ def judge_vae(obs: dict) -> list[TestResult]:
                          "that device")
         gen.score = points
         gen.output = "; ".join(notes) or "generate behaves as specified."
-    return tests
 
 
 # --- 2.2 train_VAE ----------------------------------------------------------------------------
+# The two conventions for the prior loss: the KL of N(mu, exp(logvar)) from N(0, I), averaged over the
+# batch, and averaged (the notebook's D_KL) or summed over the latent dimensions.  The notebook calls
+# them equivalent (the sum only rescales beta by d), so either earns 2.2.3; the name goes in the message.
+CONVENTIONS = {"mean": "averaged over the latent dimensions, as D_KL", "sum": "summed over the latent dimensions"}
+
+
+def prior_convention(run: dict, n_iters: int, beta: float) -> str | None:
+    """"mean" or "sum" when every iteration's loss is rec + beta * KL in that convention (values tracked
+    and gradients backpropagated), else None.  The expected values come from the reference D_KL."""
+    tracker = run.get("tracker") or {}
+    rec, prior, total = tracker.get("rec") or [], tracker.get("prior") or [], tracker.get("total") or []
+    exp_rec, exp_prior, exp_grad = (run.get(k) or [] for k in ("expected_rec", "expected_prior", "expected_grad"))
+    hook = run.get("hook_grads") or []
+    if not (len(total) == len(exp_rec) == n_iters and len(hook) == len(exp_grad) > 0):
+        return None
+    dims = run.get("latent_dims")
+    for name, scale in (("mean", 1.0), ("sum", float(dims) if isinstance(dims, int) and dims > 1 else None)):
+        if scale is None:
+            continue
+        loss_ok = all(
+            _close(r, er, 1e-4) and ep is not None and _close(p, scale * ep, 1e-4) and _close(t, r + beta * p, 1e-4)
+            for r, p, t, er, ep in zip(rec, prior, total, exp_rec, exp_prior))
+        grads_ok = all(g is not None and _close(h, scale * g, 1e-4) for h, g in zip(hook, exp_grad))
+        if loss_ok and grads_ok:
+            return name
+    return None
+
+
 def _loop_checks(run: dict, n_iters: int, beta: float, batch: int) -> dict[str, str | None]:
     """Each check -> None when right, else what went wrong."""
     verdict: dict[str, str | None] = {}
@@ -241,16 +289,13 @@ def _loop_checks(run: dict, n_iters: int, beta: float, batch: int) -> dict[str, 
         a is not None and _close(a, h, 1e-6) for a, h in zip(at_step, hook))
     verdict["zero"] = None if zeroed else "gradients accumulate across iterations: call optimizer.zero_grad() every step"
     tracker = run.get("tracker") or {}
-    rec, prior, total = tracker.get("rec") or [], tracker.get("prior") or [], tracker.get("total") or []
-    exp_rec, exp_prior, exp_grad = (run.get(k) or [] for k in ("expected_rec", "expected_prior", "expected_grad"))
-    loss_ok = len(total) == len(exp_rec) == n_iters and all(
-        _close(r, er, 1e-4) and ep is not None and _close(p, ep, 1e-4) and _close(t, r + beta * p, 1e-4)
-        for r, p, t, er, ep in zip(rec, prior, total, exp_rec, exp_prior))
-    grads_ok = len(hook) == len(exp_grad) > 0 and all(
-        g is not None and _close(h, g, 1e-4) for h, g in zip(hook, exp_grad))
-    verdict["loss"] = None if loss_ok and grads_ok else (
-        "the loss must be rec_loss_fn(y_hat, y) + beta * D_KL(mu, logvar), backpropagated, and "
-        "tracker.update(rec, prior, total) must get those three values")
+    total = tracker.get("total") or []
+    convention = prior_convention(run, n_iters, beta)
+    verdict["loss"] = None if convention else (
+        "the loss must be rec_loss_fn(y_hat, y) + beta * D_KL(mu, logvar) (or the KL summed over the latent "
+        "dimensions), averaged over the batch, backpropagated, and tracker.update(rec, prior, total) must "
+        "get those three values")
+    verdict["convention"] = convention
     verdict["tracker"] = None if (run.get("trackers") == 1 and tracker.get("n_iters") == n_iters
                                   and len(total) == n_iters) else (
         "make one VAE_Tracker(n_iters=..., plot_freq=...) and call tracker.update once per iteration")
@@ -280,6 +325,9 @@ def judge_train(obs: dict) -> list[TestResult]:
         problems = [v for v in (va[key], vb[key]) if v]
         test.score = test.max_score * (2 - len(problems)) / 2
         test.output = "\n".join(dict.fromkeys(problems)) or "Right."
+    found = sorted({v for v in (va.get("convention"), vb.get("convention")) if v})
+    if found:
+        loss.output += "\nThe prior loss found: the KL " + " and ".join(CONVENTIONS[c] for c in found) + "."
     sched_problems = []
     if a.get("error") or b.get("error"):
         sched_problems.append("train_VAE raised an error (see above)")

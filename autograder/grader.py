@@ -37,7 +37,8 @@ class _Grading:
         self.workdir, self.data_file, self.parallel = workdir, data_file, parallel
         self.sub = intake.load_submission(source, workdir)
         self.code = cells.find_graded_cells(self.sub.notebook) if self.sub.notebook is not None else None
-        self.blocked: dict[str, str] = {}
+        self.blocked: dict[str, str] = {}  # part -> why none of its tests can run
+        self.partly_missing: dict[str, str] = {}  # part -> why some of its tests fail (names not defined)
         self._configs()
 
     def _configs(self) -> None:
@@ -70,13 +71,20 @@ class _Grading:
                 missing = [n for n in ("VAE",) if n in self.code.missing("2.1")]
             if missing and part not in self.blocked:
                 syntax = [c.error for c in self.code.cells if c.error]
-                self.blocked[part] = (f"No graded cell defines {', '.join('`' + m + '`' for m in missing)}. " + (
+                why = (f"No graded cell defines {', '.join('`' + m + '`' for m in missing)}. " + (
                     f"Probably because {'; '.join(syntax)}." if syntax else
                     "Check that the cell that defines it starts with `# AUTOGRADED`."))
+                if part == "2.1" and len(missing) < len(cells.NAMES_BY_PART[part]):
+                    self.partly_missing[part] = why  # each test needs only some of the names: run it
+                else:
+                    self.blocked[part] = why
 
     def job(self, part: str, **extra) -> dict:
+        """Everything that decides a child run's outcome (its budget included)."""
+        wall = limits.TEST_WALL_S if part != "2.3" else limits.TRAIN_WALL_S * (
+            limits.FALLBACK_SHARE if extra.get("use_reference_loop") else 1)
         return {
-            "part": part, "prelude": cells.IMPORT_PRELUDE,
+            "part": part, "prelude": cells.IMPORT_PRELUDE, "wall_s": wall,
             "cells": [{"index": c.index, "source": c.source} for c in self.code.cells if c.source],
             "model_config": self.sub.model_config, "train_config": self.sub.train_config,
             "memory_gb": limits.MEMORY_BYTES // 2**30, "file_mb": limits.FILE_BYTES // 2**20,
@@ -84,13 +92,13 @@ class _Grading:
         }
 
     def run(self, part: str, cancel: threading.Event | None = None, **extra) -> Outcome:
+        job = self.job(part, **extra)
         if part == "2.3" and not extra and self.warm is not None:
-            child, self.warm = self.warm, None
+            child, self.warm = self.warm, None  # started with the same budget, TRAIN_WALL_S
         else:
-            wall = limits.TRAIN_WALL_S if part == "2.3" else limits.TEST_WALL_S
             scratch = self.workdir / f"part-{part}{'-again' if extra else ''}"
-            child = Child(scratch, self.data_file, Budget(wall_s=wall))
-        return child.run(self.job(part, **extra), cancel)
+            child = Child(scratch, self.data_file, Budget(wall_s=job["wall_s"]))
+        return child.run(job, cancel)
 
     def grade(self) -> Results:
         quick = [p for p in ("1.4", "2.1", "2.2") if p in self.parts and p not in self.blocked]
@@ -98,24 +106,21 @@ class _Grading:
         cancel = threading.Event()
         with ThreadPoolExecutor(max_workers=2 if self.parallel else 1) as pool:
             # Re-training is the slow part: it starts first, with the student's own code, and the
-            # quick tests run beside it.  If those show that D_KL or train_VAE is broken, it is
-            # restarted with the grader's versions of them, so one bug is not punished twice.
+            # quick tests run beside it.  If D_KL or train_VAE hangs there, on a tiny input, the
+            # re-training (which runs them) would hang for its whole budget: it is stopped.
             slow = pool.submit(self.run, "2.3", cancel) if retrain and self.parallel else None
             outcomes = dict(zip(quick, pool.map(self.run, quick)))
             by_part = {p: self._judge(p, outcomes.get(p)) for p in ("1.4", "2.1", "2.2") if p in self.parts}
-            flags = {"use_reference_dkl": _failed(by_part, "1.4"), "use_reference_loop": _failed(by_part, "2.2")}
-            flags = {k: v for k, v in flags.items() if v}
-            if slow is not None and flags:
+            hung = [p for p in ("1.4", "2.2") if p in outcomes and _ran_out_of_time(outcomes[p])]
+            if slow is not None and hung:
                 cancel.set()
                 slow.result()
-                slow = None
             if retrain:
                 from autograder import sample_quality
 
                 sample_quality.load_reference()  # load the frozen statistics while the model trains
-            if retrain:
-                outcome = slow.result() if slow is not None else self.run("2.3", **flags)
-                by_part["2.3"] = self._judge_samples(outcome, flags)
+                own = None if hung else slow.result() if slow is not None else self.run("2.3")
+                by_part["2.3"] = self._judge_samples(own, [p for p in ("1.4", "2.2") if _failed(by_part, p)], hung)
         if "2.3" in self.parts and not retrain:
             by_part["2.3"] = _zero_tests("2.3", self.blocked["2.3"])
         for part in self.parts:
@@ -144,12 +149,25 @@ class _Grading:
             for t in tests:
                 if not t.passed:
                     t.output += "\nErrors while running your graded cells: " + "; ".join(errors)
+        if part in self.partly_missing:
+            for t in tests:
+                if not t.passed:
+                    t.output += "\n" + self.partly_missing[part]
         return tests
 
-    def _judge_samples(self, outcome: Outcome, flags: dict[str, bool]) -> list[TestResult]:
+    def _judge_samples(self, own_outcome: Outcome | None, lost: list[str], hung: list[str]) -> list[TestResult]:
+        """The student's own training scores 2.3, unless retrain.second_training_reason says to also try
+        the grader's reference loop and KL; then the better score is kept."""
         from autograder import retrain
 
-        return retrain.judge(outcome, flags, self.results)
+        own = retrain.judge(own_outcome) if own_outcome is not None else retrain.hung_in_tests(hung)
+        why = retrain.second_training_reason(own, lost)
+        reference = retrain.judge(self.run("2.3", **retrain.REFERENCE_RUN), reference_run=True) if why else None
+        return retrain.keep_better(own, reference, why, self.results)
+
+
+def _ran_out_of_time(outcome: Outcome) -> bool:
+    return not outcome.ok and outcome.seconds >= limits.TEST_WALL_S
 
 
 def _failed(by_part: dict[str, list[TestResult]], part: str) -> bool:

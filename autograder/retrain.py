@@ -1,6 +1,16 @@
-"""Part 2.3: judge the re-trained model's 24 samples with the sample-quality score."""
+"""Part 2.3: judge the re-trained model's 24 samples with the sample-quality score.
+
+The model is re-trained first with the student's own ``train_VAE`` and ``D_KL``: the code that made the
+samples they saw.  A second training, with the grader's reference loop and KL, runs only when the first
+gave no model to score, or when ``D_KL`` (1.4) or ``train_VAE`` (2.2) lost points and the samples are
+below full marks: then the better of the two scores is kept, so one bug is not punished twice and a
+correct loop is never replaced by one that is not the student's.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -8,50 +18,121 @@ from autograder import limits
 from autograder.results import PART_NAMES, PART_POINTS, Results, TestResult
 from autograder.sandbox import Outcome
 
-FALLBACK_NOTES = {
-    "loop": "Your train_VAE did not pass all of its tests (part 2.2), so your model was re-trained with "
-            "the grader's reference loop and your train_config: one bug is not punished twice.",
-    "dkl": "Your D_KL did not pass all of its tests (part 1.4), so the re-training used the correct KL "
-           "formula instead: one bug is not punished twice.",
-}
+OWN = "your own train_VAE and D_KL"
+REFERENCE = "the grader's reference loop and KL formula"
+# The second training's options (the job of that child run, as issue 14's cache keys it).
+REFERENCE_RUN = {"use_reference_loop": True, "use_reference_dkl": True}
 
 
-def judge(outcome: Outcome, flags: dict[str, bool], results: Results) -> list[TestResult]:
+@dataclass
+class Training:
+    """One re-training, judged: its 2.3 test, what it adds to results.json, and whether a model came out."""
+
+    test: TestResult
+    extra: dict[str, Any] = field(default_factory=dict)
+    no_model: str | None = None  # why there was nothing to score ("raised ...", "timed out ...")
+    model_broken: bool = False  # the model itself could not be built or sampled: another loop won't help
+
+
+def total_budget_s() -> float:
+    """The worst-case re-training time of one submission: its own run, then the reference run."""
+    return limits.TRAIN_WALL_S * (1 + limits.FALLBACK_SHARE)
+
+
+def judge(outcome: Outcome, reference_run: bool = False) -> Training:
     test = TestResult(PART_NAMES["2.3"], "2.3", PART_POINTS["2.3"])
-    lines = []
     if not outcome.ok:
         test.output = (f"Re-training your model failed: {outcome.cause}. The grader trains with "
                        f"n_iters <= {limits.N_ITERS_MAX} within {limits.TRAIN_WALL_S / 60:g} minutes "
                        "on one CPU thread.")
-        return [test]
+        return Training(test, no_model=str(outcome.cause))
     obs = outcome.payload.get("observations") or {}
-    for key, flag in (("loop", "use_reference_loop"), ("dkl", "use_reference_dkl")):
-        if obs.get(key) == "reference":
-            lines.append(FALLBACK_NOTES[key] if flags.get(flag) else
-                         f"No working {'train_VAE' if key == 'loop' else 'D_KL'} of yours was found; the "
-                         "grader's was used.")
+    if not isinstance(obs, dict):
+        obs = {}
+    lines, extra = [], {}
+    for key, what in (("loop", "train_VAE"), ("dkl", "D_KL")):
+        if obs.get(key) == "reference" and not reference_run:
+            lines.append(f"No working {what} of yours was found; the grader's was used.")
     if isinstance(obs.get("train_seconds"), (int, float)):
-        results.extra["train_seconds"] = round(float(obs["train_seconds"]), 2)
+        extra["train_seconds"] = round(float(obs["train_seconds"]), 2)
         lines.append(f"(Re-training took {obs['train_seconds']:.1f} s.)")
     if isinstance(obs.get("curves"), dict):
-        results.extra["curves"] = obs["curves"]
+        extra["curves"] = obs["curves"]
     for key, what in (("missing", "No graded cell defines {}."), ("build_error", "Building the model failed: {}"),
                       ("train_error", "Training failed: {}"), ("generate_error", "model.generate(n_samples=24, "
                                                                                    "seed=0) failed: {}")):
         if obs.get(key):
             value = obs[key]
             test.output = "\n".join([what.format(", ".join(value) if isinstance(value, list) else value), *lines])
-            return [test]
+            return Training(test, extra, no_model=test.output.split("\n")[0], model_broken=key != "train_error")
     try:
         samples = np.asarray(obs.get("samples"), dtype=float)
     except (TypeError, ValueError):
         samples = np.full((0,), np.nan)
-    if samples.shape == (24, 200) and np.isfinite(samples).all():
-        results.extra["samples"] = samples.round(6).tolist()
+    finite = samples.shape == (24, 200) and bool(np.isfinite(samples).all())
+    if finite:
+        extra["samples"] = samples.round(6).tolist()
     from autograder import sample_quality
 
     report = sample_quality.score(samples)
-    results.extra["quality"] = report.to_dict()
+    extra["quality"] = report.to_dict()
     test.score = float(report.points)
     test.output = "\n".join([report.summary(), *lines])  # the verdict first: it is what people scan
+    no_model = None if finite and _finite_losses(obs.get("curves")) else "the losses or the samples are not finite"
+    return Training(test, extra, no_model=no_model)
+
+
+def hung_in_tests(parts: list[str]) -> Training:
+    """The student's own training, skipped: the code it runs already hung in the quick tests of ``parts``
+    (on a tiny input), so it would only hang again for the whole re-training budget."""
+    names = " and ".join({"1.4": "D_KL (part 1.4)", "2.2": "train_VAE (part 2.2)"}[p] for p in parts)
+    test = TestResult(PART_NAMES["2.3"], "2.3", PART_POINTS["2.3"])
+    test.output = f"Your {names} ran past its time budget on a small input, so it could not train your model."
+    return Training(test, no_model=f"your {names} ran past its time budget in its tests")
+
+
+def _finite_losses(curves: Any) -> bool:
+    if not isinstance(curves, dict):
+        return True  # no record of the losses: judge by the samples alone
+    try:
+        values = np.asarray([v for key in ("rec", "prior", "total") for v in curves.get(key) or []], dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.isfinite(values).all())
+
+
+def second_training_reason(own: Training, lost: list[str]) -> str | None:
+    """Why the reference loop should also train the model, or None when the student's run stands."""
+    if own.model_broken:
+        return None
+    if own.no_model:
+        return f"your own training gave no model to score ({own.no_model})"
+    if lost and own.test.score < own.test.max_score:
+        parts = " and ".join({"1.4": "D_KL (part 1.4)", "2.2": "train_VAE (part 2.2)"}[p] for p in lost)
+        return f"your {parts} lost points and your own training scored below full marks"
+    return None
+
+
+def keep_better(own: Training, reference: Training | None, why: str | None, results: Results) -> list[TestResult]:
+    """The 2.3 test of the training kept (the student's own on a tie), its feedback saying which and why."""
+    kept, name = (reference, REFERENCE) if reference is not None and reference.test.score > own.test.score else (
+        own, OWN)
+    test = kept.test
+    results.extra.update(kept.extra)
+    results.extra["retraining"] = {"kept": "reference" if kept is reference else "own",
+                                   "own_points": own.test.score,
+                                   "reference_points": None if reference is None else reference.test.score,
+                                   "why_reference": why}
+    if reference is None:
+        test.output += f"\nScored from your model trained with {OWN}."
+        return [test]
+    if own.no_model:
+        story = (f"Your own training gave no model to score ({own.no_model}), so your model was re-trained "
+                 "with the grader's reference loop, which used the correct KL formula instead of your D_KL "
+                 f"({reference.test.score:g} / 15" + (f": {reference.no_model})" if reference.no_model else ")"))
+    else:
+        story = (f"Your model was trained twice: with {OWN} ({own.test.score:g} / 15), and, because {why}, "
+                 "re-trained with the grader's reference loop, which used the correct KL formula instead of "
+                 f"your D_KL ({reference.test.score:g} / 15); the better score is kept")
+    test.output += f"\nScored from the training with {name}. {story}: one bug is not punished twice."
     return [test]

@@ -30,6 +30,14 @@ NOSE_STATION = 0.02  # chord fraction where the nose ratio is measured
 RHO_RAMP = (0.12, 0.28)  # D_rho = clip((rho - 0.12) / 0.28, 0, 1)
 VENDI_RAMP = (0.10, 0.30)  # D_v = clip((v - 0.10) / 0.30, 0, 1)
 NOISY_TOP, NOISY_BOTTOM, COLLAPSED = 12.0, 8.0, 5.0
+# In the "a bit noisy" band, samples far too rough pull the points down towards 0 (issue 11): a sample
+# counts from 0 at sigma_too to 1 at FAR_RATIO * sigma_too, and a visibly noisy non-airfoil counts 1 (a
+# smooth odd shape, as near-copies of an unusual real airfoil can be, is not rough: it counts by its
+# roughness); the two worst are allowed, as for full marks ("almost all"); ROUGH_TO_ZERO more such
+# samples take the points to 0.
+FAR_RATIO = 1.5
+ALLOWED_ROUGH = 2
+ROUGH_TO_ZERO = 6.0
 
 HINT_NOISE = (
     "Rough outlines usually mean the decoder is undertrained or the latent space is not regular "
@@ -321,6 +329,15 @@ def diversity(y: np.ndarray, ref: dict[str, Any]) -> tuple[float, float, float]:
     return float(rho), float(v_score), float(min(d_rho, d_v))
 
 
+def excess_rough(sigma: np.ndarray, sigma_too: float) -> float:
+    """How many samples, beyond the ALLOWED_ROUGH worst, are far too rough: each counts smoothly from 0
+    at sigma_too to 1 at FAR_RATIO * sigma_too (inf counts 1)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = np.clip(np.log(np.asarray(sigma, dtype=float) / sigma_too) / math.log(FAR_RATIO), 0, 1)
+    weight = np.where(np.isnan(weight), 1.0, weight)
+    return float(np.sort(weight)[: max(0, len(weight) - ALLOWED_ROUGH)].sum())
+
+
 def score(samples: Any) -> QualityReport:
     """Score 24 generated airfoils (24, 200), in the decoder's normalised units, out of 15.
 
@@ -383,13 +400,22 @@ def _score(y: np.ndarray, ref: dict[str, Any]) -> QualityReport:
     elif sigma_med <= s_too:
         t = float(np.clip(math.log(max(sigma_med, s_smooth) / s_smooth) / math.log(s_too / s_smooth), 0, 1))
         noisy_points = NOISY_TOP - (NOISY_TOP - NOISY_BOTTOM) * t
-        report.points = _round_points(min(noisy_points, diverse_points))
-        report.band = "a bit noisy"
+        excess = excess_rough(np.where(valid | (sigma <= s_smooth), sigma, np.inf), s_too)
+        kept = 1.0 - min(1.0, excess / ROUGH_TO_ZERO)
+        report.points = _round_points(min(noisy_points * kept, diverse_points))
+        report.band = "a bit noisy" if report.points > 0 else "too rough"
         n_bad = N_SAMPLES - report.n_smooth_valid
+        n_far = int(np.sum((sigma > s_too) | (~valid & (sigma > s_smooth))))
         report.reason = (
             f"{n_bad} of 24 samples are visibly noisy or not airfoil-shaped (more than 2 allowed for "
             f"full marks); the noise scores {noisy_points:.1f} of 12. {diversity_note}"
         )
+        if excess > 0:
+            report.reason += (
+                f" {n_far} samples are rougher than {s_too:.1e} or noisy non-airfoils; beyond the 2 worst "
+                f"they count as {excess:.1f} far-too-rough samples ({ROUGH_TO_ZERO:g} would take the points "
+                f"to 0), which keeps {kept:.0%} of the points."
+            )
         report.hint = HINT_NOISE + (f" {HINT_COLLAPSE}" if diverse_points < noisy_points else "")
     else:
         report.points = 0.0

@@ -7,6 +7,7 @@ checks the outcomes; `python scripts/make_corpus.py DIR` writes them out for a l
 
 An expectation per part is one of:
     int/float      that exact score
+    (score, TEXT)  that exact score and TEXT in the part's messages
     "zero:TEXT"    0 points and TEXT in the part's messages (the cause, in the student's terms)
     "base"         the same score as the unmodified solution with the same configs
 """
@@ -188,7 +189,7 @@ CASES: list[Case] = [
         class Decoder(nn.Module):
             while True:
                 pass
-        """), {"1.4": "base", "2.1": "zero:took more than", "2.2": "base"}),
+        """), {"1.4": "base", "2.1": (15, "took more than"), "2.2": "base"}),  # the Encoder's 15 points stay
     # Resources.
     Case("memory_bomb", "allocates without end in D_KL", _dkl("""
         hog = []

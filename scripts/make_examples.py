@@ -7,6 +7,8 @@ Each one is made from the solution or the student notebook, so they follow any c
     undertrained     the solution with too few iterations: the samples are noisy
     wrong_kl         the solution with a sign error in D_KL
     hangs            the solution with an endless loop in train_VAE
+    original_template  correct code written for the original template: `hidden_dims` arguments, the KL
+                     summed over the latent dimensions inline in the loop with its own beta (full marks)
 """
 
 from __future__ import annotations
@@ -43,8 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         "hangs": (variants.replace(solution, "train_VAE", "def train_VAE(model, train_dataset, **kwargs):\n"
                                    "    while True:\n        pass\n"), {**train, "n_iters": 3000}),
     }
+    models = {"original_template": variants.ORIGINAL_TEMPLATE_MODEL}
+    examples["original_template"] = (variants.original_template(solution),
+                                     {**train, "beta": variants.ORIGINAL_TEMPLATE_BETA})
     for name, (nb, train_config) in examples.items():
-        path = variants.write(out / name, nb, model, train_config, as_zip=True)
+        path = variants.write(out / name, nb, models.get(name, model), train_config, as_zip=True)
         print(f"wrote {path}")
     return 0
 

@@ -53,6 +53,8 @@ def test_case(graded, case):
         messages = "\n".join(t.output for t in res.tests if t.part == part)
         if want == "base":
             assert got[part] == base[part], f"{part}: {got[part]} != baseline {base[part]}\n{messages}"
+        elif isinstance(want, tuple):
+            assert got[part] == want[0] and want[1] in messages, f"{part} scored {got[part]}\n{messages}"
         elif isinstance(want, str):
             assert got[part] == 0, f"{part} scored {got[part]}\n{messages}"
             assert want.removeprefix("zero:") in messages, messages

@@ -137,6 +137,45 @@ def test_noisy_band_and_feedback(real):
     assert "±6" in text and "iterations" in report.hint
 
 
+def spread_noise(real, seed, median=1.4e-2, spread=0.57, n_spiky=0):
+    """24 real airfoils, each with white noise of its own amplitude (log-normal over the set: median
+    ``median``), the noisiest ``n_spiky`` also carrying spikes that make them non-airfoils."""
+    from scipy.stats import norm
+
+    base = draw(real, seed)
+    rng = np.random.default_rng(500 + seed)
+    amplitude = median * np.exp(spread * norm.ppf((np.arange(24) + 0.5) / 24))
+    y = base + amplitude[:, None] * rng.normal(size=base.shape)
+    for i in range(24 - n_spiky, 24):
+        y[i, rng.choice(200, 12, replace=False)] += rng.choice([-1, 1], 12) * 0.3
+    return y
+
+
+@pytest.mark.parametrize("seed", (0, 2, 3, 5))  # draws whose 22nd smallest lands near the issue's 2.9e-2
+def test_jagged_set_with_spiky_non_airfoils_scores_at_most_about_six(real, seed):
+    """Issue 11's case: median 1.4e-2, 22nd smallest about 2.9e-2, a few spiky non-airfoils."""
+    report = sq.score(spread_noise(real, seed, n_spiky=2))
+    assert report.sigma_med == pytest.approx(1.4e-2, rel=0.15)
+    assert report.sigma_22 == pytest.approx(2.9e-2, rel=0.2)
+    assert 0 < report.points <= 6.5, report.summary()  # the median alone gave 8.8
+    assert "far-too-rough" in report.reason
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_far_too_rough_samples_pull_the_points_down_smoothly(real, seed):
+    base = draw(real, seed)
+    noise = np.random.default_rng(600 + seed).normal(size=base.shape)
+    points = []
+    for k in range(11):  # k of the 24 samples far too rough (4e-2), the others noisy (1.2e-2)
+        amplitude = np.where(np.arange(24) < k, 4e-2, 1.2e-2)[:, None]
+        points.append(sq.score(base + amplitude * noise).points)
+    # Two are allowed (some draws hold one real airfoil that fails a shape check: it takes one place).
+    assert points[1] == points[0] and 8 <= points[0] <= 10, points
+    assert all(p >= q for p, q in zip(points, points[1:])), points
+    assert all(p - q <= 2 for p, q in zip(points, points[1:])), points  # no cliff
+    assert points[9:] == [0, 0] and points[6] > 0, points  # 2 allowed + 6 more: too rough
+
+
 # ---------------------------------------------------------------------------------------------
 # Collapse: 5; a few modes: between
 # ---------------------------------------------------------------------------------------------
