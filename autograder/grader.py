@@ -12,12 +12,12 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder import KIT_ROOT, cells, checks, intake, limits
+from autograder import KIT_ROOT, cells, checks, intake, limits, readiness
 from autograder.results import PART_NAMES, PART_POINTS, Results, TestResult
 from autograder.sandbox import Budget, Child, Outcome
 
 DATA_FILE = KIT_ROOT / "data" / "airfoils.npz"
-GRADED_PARTS = ("1.4", "2.1", "2.2", "2.3")
+GRADED_PARTS = readiness.PARTS
 
 
 def _zero_tests(part: str, message: str) -> list[TestResult]:
@@ -37,47 +37,9 @@ class _Grading:
         self.workdir, self.data_file, self.parallel = workdir, data_file, parallel
         self.sub = intake.load_submission(source, workdir)
         self.code = cells.find_graded_cells(self.sub.notebook) if self.sub.notebook is not None else None
-        self.blocked: dict[str, str] = {}  # part -> why none of its tests can run
-        self.partly_missing: dict[str, str] = {}  # part -> why some of its tests fail (names not defined)
-        self._configs()
-
-    def _configs(self) -> None:
-        sub, notes = self.sub, self.results.notes
-        notes += sub.notes
-        if sub.problems.get("notebook"):
-            for part in GRADED_PARTS:
-                self.blocked[part] = sub.problems["notebook"]
-            return
-        notes.append("Graded cells found:\n" + cells.describe(self.code))
-        notes += self.code.notes + self.code.forbidden_imports
-        nb_configs = cells.notebook_configs(self.code)
-        for key, validate in (("model_config", intake.validate_model_config),
-                              ("train_config", intake.validate_train_config)):
-            if getattr(sub, key) is not None:
-                continue
-            problem = sub.problems[key]
-            if "missing" in problem and key in nb_configs and not validate(nb_configs[key]):
-                setattr(sub, key, nb_configs[key])
-                notes.append(f"{key}.yaml is missing; used the {key} written in the notebook instead.")
-            else:
-                notes.append(problem)
-        if sub.model_config is None:
-            self.blocked["2.1"] = self.blocked["2.3"] = sub.problems["model_config"]
-        if sub.train_config is None:
-            self.blocked["2.3"] = self.blocked.get("2.3") or sub.problems["train_config"]
-        for part in GRADED_PARTS:
-            missing = self.code.missing(part)
-            if part == "2.3":
-                missing = [n for n in ("VAE",) if n in self.code.missing("2.1")]
-            if missing and part not in self.blocked:
-                syntax = [c.error for c in self.code.cells if c.error]
-                why = (f"No graded cell defines {', '.join('`' + m + '`' for m in missing)}. " + (
-                    f"Probably because {'; '.join(syntax)}." if syntax else
-                    "Check that the cell that defines it starts with `# AUTOGRADED`."))
-                if part == "2.1" and len(missing) < len(cells.NAMES_BY_PART[part]):
-                    self.partly_missing[part] = why  # each test needs only some of the names: run it
-                else:
-                    self.blocked[part] = why
+        ready = readiness.assess(self.sub, self.code)  # may take a missing config from the notebook
+        self.blocked, self.partly_missing = ready.blocked, ready.partly_missing
+        self.results.notes += ready.notes
 
     def job(self, part: str, **extra) -> dict:
         """Everything that decides a child run's outcome (its budget included)."""

@@ -1,5 +1,7 @@
 """Graded cells are found by what they define; only definitions run; imports are checked."""
 
+from pathlib import Path
+
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -71,3 +73,26 @@ def test_untagged_notebook_and_non_code_cells():
     notebook.cells.append(nbformat.v4.new_raw_cell("# AUTOGRADED\ndef D_KL(): pass"))
     code = cells.find_graded_cells(notebook)
     assert code.cells == [] and code.where == {}
+
+
+def test_readiness_blocks_what_cannot_run_and_keeps_what_can():
+    """One rule for grader and handout: a broken VAE leaves 2.1 partly runnable and blocks 2.3."""
+    from autograder import readiness
+    from autograder.intake import Submission
+
+    def notebook(*sources):
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+
+    nb = notebook("# AUTOGRADED\ndef D_KL(mu, logvar):\n    return mu.mean()\n",
+                  "# AUTOGRADED\nclass Encoder(nn.Module):\n    pass\n",
+                  "# AUTOGRADED\nclass Decoder(nn.Module):\n    pass\n",
+                  "# AUTOGRADED\nclass VAE(nn.Module:\n    pass\n")
+    sub = Submission(Path("s"), notebook=nb, model_config={"input_size": 200, "latent_size": 10},
+                     train_config={"n_iters": 10})
+    ready = readiness.assess(sub, cells.find_graded_cells(nb))
+    assert set(ready.partly_missing) == {"2.1"} and "`VAE`" in ready.partly_missing["2.1"]
+    assert "SyntaxError" in ready.partly_missing["2.1"] or "line" in ready.partly_missing["2.1"]
+    assert "`VAE`" in ready.blocked["2.3"] and "`train_VAE`" in ready.blocked["2.2"]
+    assert "1.4" not in ready.blocked
+    unreadable = Submission(Path("s"), problems={"notebook": "HW7.ipynb is not valid JSON"})
+    assert readiness.assess(unreadable, None).blocked == dict.fromkeys(readiness.PARTS, "HW7.ipynb is not valid JSON")

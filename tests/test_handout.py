@@ -29,7 +29,7 @@ EXPECTED = {
     "templates/latex_unicode/conf.json", "templates/latex_unicode/index.tex.j2",
     "hw7_check/__init__.py", "hw7_check/__main__.py", "hw7_check/check.py", "hw7_check/public_child.py",
     "hw7_check/public_tests.json", "hw7_check/intake.py", "hw7_check/cells.py", "hw7_check/limits.py",
-    "hw7_check/sample_quality.py", "hw7_check/quality_reference.npz",
+    "hw7_check/sample_quality.py", "hw7_check/quality_reference.npz", "hw7_check/readiness.py",
 }
 GRADER_ONLY = ("checks.py", "harness.py", "grader.py", "retrain.py", "sandbox.py")
 SECRET_MODULES = ("checks.py", "harness.py", "retrain.py")  # hidden tests, their probes, reference code

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import cells, intake
+from . import cells, intake, readiness
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 HANDOUT_ROOT = PACKAGE_DIR.parent  # holds HW7_utils.py and data/
@@ -39,37 +39,10 @@ def load_public_tests() -> dict[str, str]:
 
 
 def blocked_parts(sub: intake.Submission, code: cells.GradedCode | None) -> tuple[dict[str, str], list[str]]:
-    """Which parts cannot be graded and why, with the notes the grader prints: the grader's rules
-    (autograder/grader.py, _Grading._configs), which tests/test_handout.py holds this to."""
-    notes = list(sub.notes)
-    if sub.problems.get("notebook"):
-        return {part: sub.problems["notebook"] for part in ("1.4", "2.1", "2.2", "2.3")}, notes
-    notes.append("Graded cells found:\n" + cells.describe(code))
-    notes += code.notes + code.forbidden_imports
-    nb_configs = cells.notebook_configs(code)
-    for key, validate in (("model_config", intake.validate_model_config),
-                          ("train_config", intake.validate_train_config)):
-        if getattr(sub, key) is not None:
-            continue
-        problem = sub.problems[key]
-        if "missing" in problem and key in nb_configs and not validate(nb_configs[key]):
-            setattr(sub, key, nb_configs[key])
-            notes.append(f"{key}.yaml is missing; used the {key} written in the notebook instead.")
-        else:
-            notes.append(problem)
-    blocked: dict[str, str] = {}
-    if sub.model_config is None:
-        blocked["2.1"] = blocked["2.3"] = sub.problems["model_config"]
-    if sub.train_config is None:
-        blocked["2.3"] = blocked.get("2.3") or sub.problems["train_config"]
-    for part in ("1.4", "2.1", "2.2", "2.3"):
-        missing = code.missing(part) if part != "2.3" else [n for n in ("VAE",) if n in code.missing("2.1")]
-        if missing and part not in blocked:
-            syntax = [c.error for c in code.cells if c.error]
-            blocked[part] = (f"No graded cell defines {', '.join('`' + m + '`' for m in missing)}. " + (
-                f"Probably because {'; '.join(syntax)}." if syntax else
-                "Check that the cell that defines it starts with `# AUTOGRADED`."))
-    return blocked, notes
+    """Which parts cannot pass here and why, with the grader's notes: the grader's own rule
+    (readiness.py).  A part the grader runs only in part (some names missing) fails its public test."""
+    ready = readiness.assess(sub, code)
+    return {**ready.partly_missing, **ready.blocked}, ready.notes
 
 
 def staleness_warnings(source: Path, notebook, code: cells.GradedCode | None) -> list[str]:
