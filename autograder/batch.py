@@ -154,12 +154,17 @@ def _status(results: dict) -> str:
 
 
 def grade_all(submissions: str | Path, out: str | Path, workers: int | None = None, force: bool = False,
-              scheduler: str | None = None, progress: bool = True) -> list[dict[str, Any]]:
+              scheduler: str | None = None, progress: bool = True, strict: bool = False) -> list[dict[str, Any]]:
     """Grade every submission into ``out/<id>/results.json`` and write the gradebook and pages.
 
     Already graded submissions are skipped unless ``force``.  Returns one row per submission.
+    Without the full sandbox it warns once on stderr, or with ``strict`` raises IsolationError.
     """
     from tqdm import tqdm
+
+    from autograder import isolation
+
+    isolation.announce(strict)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
