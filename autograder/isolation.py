@@ -92,7 +92,11 @@ def _bwrap_problem() -> str:
     if exposed:
         return exposed
     user = sandbox_user()
-    return bwrap.probe(user_prefix(), (user.pw_uid, user.pw_gid) if user else None)
+    problem = bwrap.probe(user_prefix(), (user.pw_uid, user.pw_gid) if user else None)
+    if user and "Permission denied" in problem:
+        problem += (f" (user {user.pw_name} cannot read the Python environment: install it where every user may "
+                    "read it, as gradescope/setup.sh does)")
+    return problem
 
 
 @functools.cache
