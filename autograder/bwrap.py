@@ -67,13 +67,14 @@ def interpreter() -> str:
 
 
 def exposure_problem(private: list[Path]) -> str:
-    """Why binding the Python environment would expose a private folder (the kit, the home), or ""."""
-    for root in python_roots():
+    """Why binding the system or the Python environment would expose a private folder (the kit, the home), or ""."""
+    for root in [*python_roots(), *(Path(p) for p in SYSTEM_PATHS if os.path.isdir(p) and not os.path.islink(p))]:
         for folder in private:
             folder = folder.resolve()
             if root == folder or root in folder.parents:
-                return (f"the Python environment ({root}) contains {folder}, which student code must not see; "
-                        "use an environment outside it (e.g. python -m venv inside the kit, or conda)")
+                return (f"{root} (the system or the Python environment, visible to student code) contains "
+                        f"{folder}, which student code must not see; move the kit, or use a Python environment "
+                        "that does not contain it (e.g. python -m venv .venv inside the kit)")
     return ""
 
 

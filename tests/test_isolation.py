@@ -182,6 +182,7 @@ def test_sandbox_binds_neither_the_kit_nor_the_home(tmp_path):
 def test_an_environment_that_holds_the_kit_is_refused(monkeypatch):
     monkeypatch.setattr(bwrap, "python_roots", lambda: [KIT_ROOT.parent])
     assert "must not see" in bwrap.exposure_problem([KIT_ROOT])
+    assert "must not see" in bwrap.exposure_problem([Path("/usr/local/hw7-kit")])
     monkeypatch.setattr(bwrap, "python_roots", lambda: [KIT_ROOT / ".venv"])
     assert bwrap.exposure_problem([KIT_ROOT]) == ""
 
