@@ -133,7 +133,9 @@ def test_hostile_submission_cannot_touch_the_graders_account(world):
     assert not (world.out / "pwned.txt").exists()
     assert sorted(p.name for p in world.subs.iterdir()) == ["cheap", "hostile"]
 
-    world.grade((world.cheap, world.top / "alone"))  # the same submission, in a run of its own
+    # The same submission in a run of its own, and without the sandbox: the sandbox changes no grade.
+    level, _ = world.grade((world.cheap, world.top / "alone"), **{bwrap.DISABLE_ENV: "1"})
+    assert not level["full"]
     assert _tests(world.results(world.out / "cheap")) == _tests(world.results(world.top / "alone"))
     assert world.results(world.top / "alone")["score"] == 55
 
