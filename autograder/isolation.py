@@ -23,10 +23,17 @@ from pathlib import Path
 from autograder import KIT_ROOT, bwrap
 
 SANDBOX_USER_ENV = "HW7_SANDBOX_USER"  # the unprivileged user for student code when root
-FIX = ("To fix it: on Linux install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: "
-       "sudo dnf install bubblewrap) where unprivileged user namespaces are allowed, or grade on Gradescope, or "
-       "in a throw-away container or virtual machine. --strict (make grade STRICT=1) refuses to grade without "
-       "the sandbox.")
+INSTALL = ("on Linux install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf "
+           "install bubblewrap)")
+REPAIR = ("remove what stopped bubblewrap (above; e.g. unprivileged user namespaces turned off: "
+          "sysctl kernel.unprivileged_userns_clone=1 on Debian, user.max_user_namespaces > 0 elsewhere)")
+
+
+def fix() -> str:
+    """The way out, for the person grading: install or repair bubblewrap, or grade elsewhere."""
+    first = REPAIR if bwrap.executable() and sys.platform.startswith("linux") else INSTALL
+    return (f"To fix it: {first}, or grade on Gradescope, or in a throw-away container or virtual machine. "
+            "--strict (make grade STRICT=1) refuses to grade without the sandbox.")
 
 
 class IsolationError(RuntimeError):
@@ -126,7 +133,7 @@ def warning(isolation: Isolation) -> str:
         what = ("Student code runs as you: it can read and change anything your account can (your home "
                 "folder, this kit including the solution and the grader, other submissions, the grades).")
     return (f"Warning: the grading sandbox is not in force (isolation: {isolation.level}; "
-            f"{isolation.reason}). {what} {FIX}")
+            f"{isolation.reason}). {what} {fix()}")
 
 
 @functools.cache
@@ -158,4 +165,4 @@ def summary_note(rows: list[dict]) -> str:
     reasons = sorted({str(lv.get("reason")) for lv in weak if isinstance(lv, dict) and lv.get("reason")})
     return (f"{len(weak)} of {len(levels)} submission(s) were graded without the grading sandbox (isolation: "
             f"{', '.join(named)}{'; ' + '; '.join(reasons) if reasons else ''}): their code could read and change "
-            f"files of the account that graded them. {FIX}")
+            f"files of the account that graded them. {fix()}")

@@ -146,7 +146,7 @@ def test_without_the_sandbox_the_grader_warns_and_strict_refuses(world):
                     ["grade", str(world.cheap), "--out", str(world.top / "strict"), "--strict"]):
         proc = world.run(["-m", "autograder", *command, *(["--strict"] if command[0] == "grade-all" else [])], **off)
         assert proc.returncode == 2, proc.stderr[-2000:]
-        assert "Refusing to grade (--strict)" in proc.stderr and "apt-get install bubblewrap" in proc.stderr
+        assert "Refusing to grade (--strict)" in proc.stderr and "HW7_NO_BWRAP=1" in proc.stderr and "To fix it" in proc.stderr
         assert "Traceback" not in proc.stderr
         assert not (world.top / "strict").exists()
 
@@ -192,3 +192,14 @@ def test_an_environment_that_holds_the_kit_is_refused(monkeypatch):
 def test_debug_switch_turns_the_sandbox_off(monkeypatch):
     monkeypatch.setenv(bwrap.DISABLE_ENV, "1")
     assert "HW7_NO_BWRAP=1" in bwrap.probe()
+
+
+def test_missing_bwrap_is_reported_with_the_install_command(monkeypatch):
+    monkeypatch.delenv(bwrap.DISABLE_ENV, raising=False)
+    monkeypatch.setattr(bwrap, "executable", lambda: None)
+    monkeypatch.setattr(isolation.sys, "platform", "linux")
+    assert bwrap.probe() == "bubblewrap (bwrap) is not installed"
+    weak = isolation.Isolation("namespaces", False, "no files", bwrap.probe())
+    text = isolation.warning(weak)
+    assert "not installed" in text and "sudo apt-get install bubblewrap" in text
+    assert "it can read and change anything your account can" in text

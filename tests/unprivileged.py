@@ -36,8 +36,11 @@ def _closed_ancestor(path: Path) -> Path | None:
     return None
 
 
-def environment_view(cmd: list[str], drop_to_user: bool) -> list[str]:
-    """``cmd`` wrapped so that the Python environment is reachable by others (and run as the test user)."""
+def environment_view(cmd: list[str], drop_to_user: bool, readable: dict[Path, Path] | None = None) -> list[str]:
+    """``cmd`` wrapped so that the Python environment is reachable by others (and run as the test user).
+
+    ``readable`` maps files the user may not read to readable copies, bound over them in the view.
+    """
     if not is_root():
         return cmd
     user = grading_user()
@@ -46,7 +49,7 @@ def environment_view(cmd: list[str], drop_to_user: bool) -> list[str]:
                "--clear-groups", *cmd]
     hidden = {root: _closed_ancestor(root) for root in bwrap.python_roots()}
     hidden = {root: closed for root, closed in hidden.items() if closed}
-    if not hidden:
+    if not hidden and not readable:
         return cmd
     stash = tempfile.mkdtemp(prefix="hw7-env-view-")
     q = shlex.quote
@@ -57,6 +60,8 @@ def environment_view(cmd: list[str], drop_to_user: bool) -> list[str]:
         lines.append(f"mount -t tmpfs -o mode=0755 hw7-view {q(str(closed))}")
     for i, root in enumerate(hidden):
         lines += [f"mkdir -p {q(str(root))}", f"mount --bind {q(f'{stash}/{i}')} {q(str(root))}"]
+    for target, copy in (readable or {}).items():
+        lines.append(f"mount --bind {q(str(copy))} {q(str(Path(target).resolve()))}")
     lines.append("exec " + shlex.join(cmd))
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(lines)]
 
