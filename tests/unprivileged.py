@@ -51,7 +51,7 @@ def environment_view(cmd: list[str], drop_to_user: bool, readable: dict[Path, Pa
     hidden = {root: closed for root, closed in hidden.items() if closed}
     if not hidden and not readable:
         return cmd
-    stash = tempfile.mkdtemp(prefix="hw7-env-view-")
+    stash = tempfile.mkdtemp(prefix="hw7-env-view-")  # emptied and removed again before the command runs
     q = shlex.quote
     lines = ["set -e"]
     for i, root in enumerate(hidden):
@@ -59,7 +59,9 @@ def environment_view(cmd: list[str], drop_to_user: bool, readable: dict[Path, Pa
     for closed in sorted(set(hidden.values())):
         lines.append(f"mount -t tmpfs -o mode=0755 hw7-view {q(str(closed))}")
     for i, root in enumerate(hidden):
-        lines += [f"mkdir -p {q(str(root))}", f"mount --bind {q(f'{stash}/{i}')} {q(str(root))}"]
+        lines += [f"mkdir -p {q(str(root))}", f"mount --bind {q(f'{stash}/{i}')} {q(str(root))}",
+                  f"umount {q(f'{stash}/{i}')}"]
+    lines.append(f"rm -rf {q(stash)}")
     for target, copy in (readable or {}).items():
         lines.append(f"mount --bind {q(str(copy))} {q(str(Path(target).resolve()))}")
     lines.append("exec " + shlex.join(cmd))
