@@ -164,5 +164,6 @@ def summary_note(rows: list[dict]) -> str:
     named = sorted({str(lv.get("level")) if isinstance(lv, dict) else "not recorded" for lv in weak})
     reasons = sorted({str(lv.get("reason")) for lv in weak if isinstance(lv, dict) and lv.get("reason")})
     return (f"{len(weak)} of {len(levels)} submission(s) were graded without the grading sandbox (isolation: "
-            f"{', '.join(named)}{'; ' + '; '.join(reasons) if reasons else ''}): their code could read and change "
-            f"files of the account that graded them. {fix()}")
+            f"{', '.join(named)}{'; ' + '; '.join(reasons) if reasons else ''}): their code was not confined to its "
+            f"scratch folder: it could read, and unless it ran as a separate user change, the files of the account "
+            f"that graded them. {fix()}")
