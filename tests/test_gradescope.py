@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 import zipfile
 
@@ -45,7 +44,7 @@ def _layout(tmp_path, autograder_zip, root_data):
 
 
 def _run(root, **extra_env):
-    env = {**os.environ, "HW7_GS_ROOT": str(root), "HW7_PYTHON": sys.executable, **extra_env}
+    env = {**os.environ, "HW7_GS_ROOT": str(root), "HW7_PYTHON": bwrap.interpreter(), **extra_env}
     # As on Gradescope (setup.sh installs the environment in /opt), the sandbox user can read Python.
     cmd = unprivileged.environment_view(["bash", str(root / "source" / "run_autograder")], drop_to_user=False)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
