@@ -156,8 +156,9 @@ def summary_note(rows: list[dict]) -> str:
 
     ``rows`` as the reports get them (``row["results"]`` is a results.json); rows without results are skipped.
     """
-    levels = [(row["results"].get("extra_data") or {}).get("isolation") for row in rows
+    extras = [row["results"].get("extra_data") for row in rows
               if isinstance(row.get("results"), dict) and row["results"].get("tests")]
+    levels = [extra.get("isolation") if isinstance(extra, dict) else None for extra in extras]
     weak = [lv for lv in levels if not (isinstance(lv, dict) and lv.get("full") is True)]
     if not weak:
         return ""

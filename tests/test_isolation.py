@@ -172,6 +172,8 @@ def test_summary_page_is_quiet_when_every_grading_was_sandboxed():
     weak = isolation.Isolation("namespaces", False, "no files", "bubblewrap (bwrap) is not installed").to_dict()
     row = {"results": {"tests": [{"number": "1.4.1", "score": 1}], "extra_data": {"isolation": full}}}
     assert isolation.summary_note([row, {"results": {}}]) == ""
+    odd = {"results": {"tests": [{}], "extra_data": ["not", "a", "dict"]}}  # a hand-edited results.json
+    assert isolation.summary_note([row, odd]).startswith("1 of 2 submission(s)")
     note = isolation.summary_note([row, {"results": {**row["results"], "extra_data": {"isolation": weak}}}])
     assert note.startswith("1 of 2 submission(s)") and "not installed" in note and "bubblewrap" in note
 
