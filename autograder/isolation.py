@@ -99,7 +99,10 @@ def _bwrap_problem() -> str:
     if exposed:
         return exposed
     user = sandbox_user()
-    problem = bwrap.probe(user_prefix(), (user.pw_uid, user.pw_gid) if user else None)
+    try:
+        problem = bwrap.probe(user_prefix(), (user.pw_uid, user.pw_gid) if user else None)
+    except Exception as exc:  # noqa: BLE001 (an odd machine must never cost a submission its results.json)
+        problem = f"the trial sandbox failed ({type(exc).__name__}: {exc})"
     if user and "Permission denied" in problem:
         problem += (f" (user {user.pw_name} cannot read the Python environment: install it where every user may "
                     "read it, as gradescope/setup.sh does)")
