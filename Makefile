@@ -1,5 +1,5 @@
 # HW7 VAE airfoil kit. Every target is one call; the logic lives in Python.
-#   make grade   grade the submissions in $(SUBMISSIONS) into $(OUT)   (sets itself up)
+#   make grade   grade the submissions in $(SUBMISSIONS) into $(OUT)   (sets itself up; STRICT=1: only sandboxed)
 #   make test    lint + tests                                           (sets itself up)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -36,7 +36,7 @@ test: setup lint
 
 # The main job: grade every submission in $(SUBMISSIONS) (default: the bundled examples) into $(OUT)/.
 grade: setup
-	$(PY) -m autograder grade-all $(SUBMISSIONS) --out $(OUT) $(if $(WORKERS),--workers $(WORKERS)) $(if $(FORCE),--force) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(ROSTER),--roster $(ROSTER))
+	$(PY) -m autograder grade-all $(SUBMISSIONS) --out $(OUT) $(if $(WORKERS),--workers $(WORKERS)) $(if $(FORCE),--force) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(ROSTER),--roster $(ROSTER)) $(if $(STRICT),--strict)
 
 # Regenerate examples/submissions/ from the solution and student notebooks.
 examples: setup

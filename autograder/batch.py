@@ -162,16 +162,19 @@ def _status(results: dict) -> str:
 
 def grade_all(submissions: str | Path, out: str | Path, workers: int | None = None, force: bool = False,
               scheduler: str | None = None, progress: bool = True, roster: str | Path | None = None,
-              notes: list[str] | None = None) -> list[dict[str, Any]]:
+              notes: list[str] | None = None, strict: bool = False) -> list[dict[str, Any]]:
     """Grade every submission into ``out/<id>/results.json`` and write the gradebook and pages.
 
     Already graded submissions are skipped unless ``force``.  Returns one row per submission; what the
     instructor must read (settings problems, the roster reconciliation) is appended to ``notes``.
-    A roster that cannot be used raises ValueError before anything is graded.
+    A roster that cannot be used raises ValueError before anything is graded.  Without the full
+    sandbox it warns once on stderr, or with ``strict`` raises IsolationError.
     """
     from tqdm import tqdm
 
-    from autograder import lms, settings
+    from autograder import isolation, lms, settings
+
+    isolation.announce(strict)
 
     notes = [] if notes is None else notes
     course = settings.load()

@@ -7,9 +7,19 @@ import sys
 from pathlib import Path
 
 
+def _refused(exc: Exception) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return 2
+
+
 def _grade(args) -> int:
+    from autograder import isolation
     from autograder.grader import grade
 
+    try:
+        isolation.announce(args.strict)
+    except isolation.IsolationError as exc:
+        return _refused(exc)
     results = grade(args.submission, args.out, parallel=not args.sequential)
     print(results.summary())
     print(f"Wrote {Path(args.out) / 'results.json'} ({results.execution_time:.1f} s)")
@@ -18,14 +28,15 @@ def _grade(args) -> int:
 
 def _grade_all(args) -> int:
     from autograder.batch import grade_all
+    from autograder.isolation import IsolationError
 
     notes: list[str] = []
     try:
         rows = grade_all(args.submissions, args.out, workers=args.workers, force=args.force,
-                         scheduler=args.scheduler, roster=args.roster, notes=notes)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+                         scheduler=args.scheduler, roster=args.roster, notes=notes,
+                         strict=args.strict)
+    except (ValueError, IsolationError) as exc:
+        return _refused(exc)
     graded = sum(r["status"] == "graded" for r in rows)
     print(f"Graded {graded} of {len(rows)} submissions into {args.out}/ "
           f"(gradebook.csv, canvas.csv, summary.html, similarity.html, written.html, <id>/results.json and "
@@ -53,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("submission", type=Path)
     p.add_argument("--out", type=Path, required=True, help="folder for results.json")
     p.add_argument("--sequential", action="store_true", help="run the parts one after another")
+    p.add_argument("--strict", action="store_true", help="refuse to grade without the full sandbox (bubblewrap)")
     p.set_defaults(func=_grade)
     p = sub.add_parser("grade-all", help="grade every submission in a folder; gradebook and pages")
     p.add_argument("submissions", type=Path, help="a folder of zips/notebooks/folders or a Gradescope export")
@@ -62,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scheduler", help="a Dask scheduler address (tcp://HOST:PORT) to grade on a cluster")
     p.add_argument("--roster", type=Path, help="the class roster CSV (best: Canvas's gradebook export) to match "
                                                "canvas.csv against")
+    p.add_argument("--strict", action="store_true", help="refuse to grade without the full sandbox (bubblewrap)")
     p.set_defaults(func=_grade_all)
     p = sub.add_parser("check", help="a student's local check: public tests and the zip's contents")
     p.add_argument("submission", type=Path)

@@ -12,7 +12,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder import KIT_ROOT, cells, checks, intake, limits, readiness
+from autograder import KIT_ROOT, cells, checks, intake, isolation, limits, readiness
 from autograder.results import PART_NAMES, PART_POINTS, Results, TestResult
 from autograder.sandbox import Budget, Child, Outcome
 
@@ -163,6 +163,7 @@ def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: s
                 results.add(test)
     except Exception as exc:  # grading itself broke: say so, never lose the result
         results = Results.failed(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+    results.extra["isolation"] = isolation.current().to_dict()  # what protected this grading (reports show it)
     results.execution_time = time.monotonic() - start
     if out_dir is not None:
         results.write(Path(out_dir) / "results.json")

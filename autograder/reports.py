@@ -28,6 +28,7 @@ matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402 (after choosing a non-interactive backend)
 import numpy as np  # noqa: E402
 
+from autograder import isolation  # noqa: E402
 from autograder.results import PART_NAMES, PART_POINTS  # noqa: E402
 
 STATUSES = ("graded", "autograder failed", "error")
@@ -359,6 +360,8 @@ def summary_html(rows: list[dict[str, Any]], sections: list[str] | tuple[str, ..
     out = ["<h1>HW7 grading summary</h1>",
            f"<p><b>{len(rows)} submission(s)</b>: "
            + ", ".join(f"{statuses[s]} {escape(s)}" for s in STATUSES if statuses[s]) + "</p>"]
+    if isolation_note := isolation.summary_note(rows):  # student code could reach the grader's account
+        out.append(f'<p class="failed" id="isolation-warning"><b>{escape(isolation_note)}</b></p>')
     if totals:
         out.append(f"<p>Mean {float(np.mean(totals)):.1f}, median {float(np.median(totals)):.1f} "
                    f"of {_num(MAX_TOTAL)} (error rows count as 0).</p>")

@@ -1,10 +1,11 @@
 """Run one graded part in a child process that cannot hurt the grader.
 
 Each part gets a fresh Python in its own scratch folder, with a scrubbed environment, rlimits on
-CPU time, memory, file size and processes, a wall-clock timeout, and, where the platform allows,
-its own network namespace (no network) and PID namespace (it cannot signal the grader).  When the
-grader runs as root (Gradescope) the child runs as an unprivileged user.  The child reports through
-a private pipe; the parent validates what comes back and writes results itself.
+CPU time, memory, file size and processes and a wall-clock timeout.  On Linux with bubblewrap it
+runs in a sandbox that sees nothing of the user's files (`autograder.bwrap`); elsewhere, where the
+platform allows, it gets its own network and PID namespaces only (`autograder.isolation` says which).
+When the grader runs as root (Gradescope) the child runs as an unprivileged user.  The child reports
+through a private pipe; the parent validates what comes back and writes results itself.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import pwd
 import resource
 import secrets
 import shutil
@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder import KIT_ROOT, limits
+from autograder import KIT_ROOT, bwrap, isolation, limits
 
 HARNESS = Path(__file__).with_name("harness.py")
-SANDBOX_USER_ENV = "HW7_SANDBOX_USER"  # the unprivileged user for student code when root
+KIT_FILES = ("harness.py", "HW7_utils.py", "airfoils.npz")  # read-only inside the bubblewrap sandbox
 
 
 @dataclass
@@ -46,44 +46,6 @@ class Outcome:
     cause: str = ""  # for the student, when not ok
     seconds: float = 0.0
     output_tail: str = ""
-
-
-# --- isolation available on this platform -----------------------------------------------------
-def _sandbox_user() -> pwd.struct_passwd | None:
-    if os.geteuid() != 0:
-        return None
-    for name in filter(None, (os.environ.get(SANDBOX_USER_ENV), "nobody")):
-        try:
-            return pwd.getpwnam(name)
-        except KeyError:
-            continue
-    return None
-
-
-@functools.cache
-def _namespace_prefix() -> tuple[str, ...]:
-    """The `unshare` wrapper that gives the child no network and its own PIDs, if it works here."""
-    unshare = shutil.which("unshare")
-    if not unshare:
-        return ()
-    base = [unshare, "--net", "--pid", "--fork", "--kill-child"]
-    if os.geteuid() != 0:
-        base[1:1] = ["--user", "--map-current-user"]
-    try:
-        ok = subprocess.run([*base, "true"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        ok = False
-    return tuple(base) if ok else ()
-
-
-def isolation_summary() -> str:
-    user = _sandbox_user()
-    parts = ["separate process", "rlimits (CPU, memory, file size, processes)", "wall-clock timeout"]
-    if _namespace_prefix():
-        parts.append("no network and own PID namespace")
-    if user:
-        parts.append(f"runs as user {user.pw_name}")
-    return ", ".join(parts)
 
 
 def _user_task_count(uid: int) -> int:
@@ -131,7 +93,7 @@ def prepare_scratch(scratch: Path, data_file: Path) -> None:
     shutil.copy(HARNESS, scratch / "harness.py")
     shutil.copy(KIT_ROOT / "HW7_utils.py", scratch / "HW7_utils.py")
     shutil.copy(data_file, scratch / "airfoils.npz")
-    user = _sandbox_user()
+    user = isolation.sandbox_user()
     if user:
         for path in [scratch, *scratch.rglob("*")]:
             os.chown(path, user.pw_uid, user.pw_gid)
@@ -177,18 +139,20 @@ class Child:
         prepare_scratch(scratch, data_file)
         self.budget, self.out_path = budget, scratch / "output.txt"
         read_fd, write_fd = os.pipe()
-        user = _sandbox_user()
-        prefix = list(_namespace_prefix())
-        if user:
-            prefix += [shutil.which("setpriv") or "setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
-                       "--clear-groups"]
+        user = isolation.sandbox_user()
+        python = sys.executable
+        if isolation.uses_bwrap():  # the user drops first: bwrap then needs no privilege of its own
+            prefix = [*isolation.user_prefix(), *bwrap.command(scratch, [scratch / f for f in KIT_FILES])]
+            python = bwrap.interpreter()
+        else:
+            prefix = [*isolation.namespace_prefix(), *isolation.user_prefix()]
         nproc = limits.EXTRA_PROCESSES + _user_task_count(user.pw_uid if user else os.getuid())
         prlimit = shutil.which("prlimit")
         if prlimit:  # limits set by a wrapper: safer than preexec_fn when several grades run in threads
             cpu = int(budget.cpu_s or budget.wall_s) + 1
             prefix = [prlimit, f"--cpu={cpu}:{cpu + 1}", f"--as={budget.memory}", f"--fsize={budget.file_bytes}",
                       "--core=0", f"--nproc={nproc}", "--", *prefix]
-        cmd = [*prefix, sys.executable, "-I", "harness.py", str(write_fd)]
+        cmd = [*prefix, python, "-I", "harness.py", str(write_fd)]
         self.sink: list[bytes] = []
         with open(self.out_path, "wb") as out:
             self.proc = subprocess.Popen(

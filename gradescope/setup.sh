@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, on Ubuntu 22.04, in /autograder/source.
 # It installs Python 3.11 and the pinned environment OUTSIDE the source folder (the source folder is
-# closed to student code, the environment must stay readable), builds the dataset, and creates the
-# unprivileged user that runs student code.
+# closed to student code, the environment must stay readable), builds the dataset, creates the
+# unprivileged user that runs student code, and installs bubblewrap: where Gradescope's container allows
+# user namespaces, each child also runs in a bwrap sandbox (the grader checks and records which).
 set -euo pipefail
 cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends python3.11 python3.11-venv util-linux >/dev/null
+apt-get install -y -qq --no-install-recommends python3.11 python3.11-venv util-linux bubblewrap >/dev/null
 VENV=/opt/hw7-venv
 python3.11 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --upgrade pip

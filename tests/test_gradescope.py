@@ -4,13 +4,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 import zipfile
 
 import make_gradescope
 import pytest
+import unprivileged
 import variants
+
+from autograder import bwrap
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="Gradescope's layout test needs root (as there)")
 
@@ -41,10 +43,11 @@ def _layout(tmp_path, autograder_zip, root_data):
     return root
 
 
-def _run(root):
-    env = {**os.environ, "HW7_GS_ROOT": str(root), "HW7_PYTHON": sys.executable}
-    proc = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
-                          text=True, timeout=900)
+def _run(root, **extra_env):
+    env = {**os.environ, "HW7_GS_ROOT": str(root), "HW7_PYTHON": bwrap.interpreter(), **extra_env}
+    # As on Gradescope (setup.sh installs the environment in /opt), the sandbox user can read Python.
+    cmd = unprivileged.environment_view(["bash", str(root / "source" / "run_autograder")], drop_to_user=False)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     return json.loads((root / "results" / "results.json").read_text())
 
@@ -63,7 +66,10 @@ def test_reference_submission(tmp_path, autograder_zip, root):
     assert isinstance(results["execution_time"], (int, float))
 
 
-def test_hostile_submission_cannot_read_the_grader_or_write_results(tmp_path, autograder_zip, root):
+# Both ways run_autograder isolates student code: the bubblewrap sandbox where it can be built in the
+# container, else the unprivileged user alone (forced here with the grader's test switch).
+@pytest.mark.parametrize("isolation", ["bubblewrap", "separate user"])
+def test_hostile_submission_cannot_read_the_grader_or_write_results(tmp_path, autograder_zip, root, isolation):
     gs = _layout(tmp_path, autograder_zip, root / "data")
     secret = gs / "source" / "autograder" / "checks.py"
     fake = gs / "results" / "results.json"
@@ -83,7 +89,11 @@ def test_hostile_submission_cannot_read_the_grader_or_write_results(tmp_path, au
         """))
     model, train = variants.configs(solution)
     variants.write(gs / "submission", nb, model, {**train, "n_iters": 100})
-    results = _run(gs)
+    results = _run(gs, **({bwrap.DISABLE_ENV: "1"} if isolation == "separate user" else {}))
+    used = results["extra_data"]["isolation"]
+    if used["level"] != isolation and isolation == "bubblewrap":
+        pytest.skip(f"the sandbox cannot be built here ({used['reason']}); .ci/run installs bubblewrap")
+    assert used["level"] == isolation
     d_kl = sum(t["score"] for t in results["tests"] if t["number"].startswith("1.4"))
     assert d_kl == 5, "the child could read the grader's source"
     assert results["tests"] and results["score"] != 80

@@ -6,10 +6,10 @@ import textwrap
 import pytest
 import variants
 
-from autograder import sandbox
+from autograder import isolation
 from autograder.grader import grade
 
-NAMESPACES = bool(sandbox._namespace_prefix())
+NAMESPACES = isolation.uses_bwrap() or bool(isolation.namespace_prefix())
 GOOD_DKL = "(0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean()"
 
 
@@ -81,10 +81,14 @@ def test_no_network(solution, tmp_path):
 
 def test_scratch_folder_is_private_and_fresh(solution, tmp_path):
     # Deleting everything in the working directory harms nothing: the next part gets a fresh one.
+    # (In the bubblewrap sandbox the kit's files there are read-only: deleting them fails.)
     results = grade_dkl(solution, tmp_path, f"""
         shutil = __import__("shutil")
         for p in __import__("pathlib").Path(".").iterdir():
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
+            try:
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
+            except OSError:
+                pass
         return {GOOD_DKL}
         """)
     assert results.part_scores() == {"1.4": 5, "2.1": 50, "2.2": 0, "2.3": 0}
