@@ -88,7 +88,7 @@ def seed_everything(seed=0):
 
 
 # --- part 1.4: D_KL ---------------------------------------------------------------------------
-def part_dkl(ns):
+def observe_dkl(ns):
     import torch
 
     fn = ns.get("D_KL")
@@ -128,11 +128,11 @@ def _last_linear(module, out_features):
     return found[-1] if found else None
 
 
-def check_encoder(model, latent):
+def observe_encoder(model, latent):
     import torch
 
     seed_everything(1)
-    y = torch.randn(7, 200)
+    y = torch.randn(JOB["probes"]["encoder_batch"], 200)
     layer = _last_linear(model.encoder, 2 * latent)
     captured = []
     handle = layer.register_forward_hook(lambda m, i, o: captured.append(o)) if layer is not None else None
@@ -152,11 +152,11 @@ def check_encoder(model, latent):
     return obs
 
 
-def check_decoder(model, latent):
+def observe_decoder(model, latent):
     import torch
 
     seed_everything(2)
-    z = torch.randn(5, latent)
+    z = torch.randn(JOB["probes"]["decoder_batch"], latent)
     out, err = attempt(model.decoder, z)
     obs = {"error": err}
     if err is None:
@@ -170,12 +170,12 @@ def check_decoder(model, latent):
     return obs
 
 
-def check_forward(model, latent):
+def observe_forward(model, latent):
     """Call forward with torch.randn_like replaced by a recorder, and watch what reaches the decoder."""
     import torch
 
     seed_everything(3)
-    y = torch.randn(6, 200)
+    y = torch.randn(JOB["probes"]["forward_batch"], 200)
     eps_given, z_seen = [], []
     real_randn_like = torch.randn_like
 
@@ -215,9 +215,10 @@ def check_forward(model, latent):
     return obs
 
 
-def check_generate(model, latent):
+def observe_generate(model, latent):
     import torch
 
+    n, small = JOB["probes"]["n_samples"], JOB["probes"]["device_samples"]
     gen = getattr(model, "generate", None)
     if not callable(gen):
         return {"error": "VAE has no generate method"}
@@ -230,7 +231,7 @@ def check_generate(model, latent):
     h2 = model.encoder.register_forward_pre_hook(lambda m, args: enc_calls.append(1) and None)
     model.train()
     try:
-        first, err = attempt(gen, n_samples=24, seed=0)
+        first, err = attempt(gen, n_samples=n, seed=0)
         obs = {"error": err}
         if err is not None:
             return obs
@@ -240,28 +241,28 @@ def check_generate(model, latent):
         if not isinstance(first, torch.Tensor):
             return obs
         obs["finite"] = bool(torch.isfinite(first).all())
-        again, err = attempt(gen, n_samples=24, seed=0)
-        other, err2 = attempt(gen, n_samples=24, seed=1)
+        again, err = attempt(gen, n_samples=n, seed=0)
+        other, err2 = attempt(gen, n_samples=n, seed=1)
         if err is None and isinstance(again, torch.Tensor) and again.shape == first.shape:
             obs["same_seed_diff"] = float((again - first).abs().max())
         if err2 is None and isinstance(other, torch.Tensor) and other.shape == first.shape:
             obs["other_seed_diff"] = float((other - first).abs().max())
         if z_seen and isinstance(z_seen[0], torch.Tensor):
             torch.manual_seed(0)
-            expected = torch.randn(24, latent)
+            expected = torch.randn(n, latent)
             z = z_seen[0].detach().to("cpu", torch.float32)
             obs["z_shape"] = list(z.shape)
             if z.shape == expected.shape:
                 obs["z_diff"] = float((z - expected).abs().max())
         z_seen.clear()
-        big, err = attempt(gen, n_samples=4000, seed=7)
+        big, err = attempt(gen, n_samples=JOB["probes"]["z_stats_samples"], seed=7)
         if err is None and z_seen and isinstance(z_seen[-1], torch.Tensor):
             z = z_seen[-1].detach().to("cpu", torch.float64)
             obs["z_mean"], obs["z_std"] = float(z.mean()), float(z.std())
-        small, err = attempt(gen, n_samples=3, seed=0, device="cpu")
+        on_device, err = attempt(gen, n_samples=small, seed=0, device="cpu")
         obs["device_error"] = err
         if err is None:
-            obs["device_describe"] = describe(small)
+            obs["device_describe"] = describe(on_device)
     finally:
         h1.remove()
         h2.remove()
@@ -317,7 +318,7 @@ def build_parts(ns):
     return {"latent_size": latent, "tried": tried, "model": model}
 
 
-def part_vae(ns):
+def observe_vae(ns):
     missing = [n for n in ("VAE",) if not callable(ns.get(n))]
     problem = {"missing": missing} if missing else None
     if problem is None:
@@ -328,9 +329,9 @@ def part_vae(ns):
         parts = build_parts(ns)
         obs = {**problem, "latent_size": parts["latent_size"], "standalone": parts["tried"]}
         model, latent = parts.get("model"), parts["latent_size"]
-        for name, check in (("encoder", check_encoder), ("decoder", check_decoder)):
+        for name, observe in (("encoder", observe_encoder), ("decoder", observe_decoder)):
             if model is not None and getattr(model, name) is not None and isinstance(latent, int):
-                result, err = attempt(check, model, latent)
+                result, err = attempt(observe, model, latent)
                 obs[name] = result if err is None else {"error": err}
         return obs
     model, source = built
@@ -339,9 +340,9 @@ def part_vae(ns):
            "has": {k: hasattr(model, k) for k in ("encoder", "decoder", "latent_size")}}
     if not all(obs["has"].values()) or not isinstance(latent, int):
         return obs
-    for name, check in (("encoder", check_encoder), ("decoder", check_decoder),
-                        ("forward", check_forward), ("generate", check_generate)):
-        result, err = attempt(check, model, latent)
+    for name, observe in (("encoder", observe_encoder), ("decoder", observe_decoder),
+                          ("forward", observe_forward), ("generate", observe_generate)):
+        result, err = attempt(observe, model, latent)
         obs[name] = result if err is None else {"error": err}
     return obs
 
@@ -502,13 +503,14 @@ def run_loop(ns, scheduler, n_iters, beta, window, batch_size):
     return obs
 
 
-def part_train(ns):
+def observe_training(ns):
     if not callable(ns.get("train_VAE")):
         return {"missing": ["train_VAE"]}
     obs = {}
-    for key, args in (("steplr", ("StepLR", 9, 0.7, 4, 16)), ("plateau", ("Plateau", 6, 2.0, 3, 32))):
-        result, err = attempt(run_loop, ns, *args)
-        obs[key] = result if err is None else {"error": err}
+    for probe in JOB["loops"]:  # checks/probes.py: LOOP_PROBES
+        result, err = attempt(run_loop, ns, probe["scheduler"], probe["n_iters"], probe["beta"], probe["window"],
+                              probe["batch_size"])
+        obs[probe["key"]] = result if err is None else {"error": err}
     return obs
 
 
@@ -549,7 +551,7 @@ def reference_train(model, dataset, beta=1.0, optimizer_name="Adam", optimizer_c
     return tracker
 
 
-def part_retrain(ns):
+def retrain(ns):
     import torch
 
     from HW7_utils import AirfoilDataset
@@ -605,7 +607,7 @@ def part_retrain(ns):
     return obs
 
 
-PARTS = {"1.4": part_dkl, "2.1": part_vae, "2.2": part_train, "2.3": part_retrain}
+OBSERVERS = {"1.4": observe_dkl, "2.1": observe_vae, "2.2": observe_training, "2.3": retrain}
 
 
 class LazyPyplot:
@@ -662,7 +664,7 @@ def main():
             if err is not None:
                 cell_errors.append({"cell": cell["index"] + 1, "error": err})
         seed_everything(0)
-        observations = PARTS[JOB["part"]](ns)
+        observations = OBSERVERS[JOB["part"]](ns)
         report({"observations": observations, "cell_errors": cell_errors})
     except MemoryError:
         report({"cause": f"it ran out of memory (the limit is {JOB.get('memory_gb', '?')} GB)"})

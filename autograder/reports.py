@@ -28,11 +28,13 @@ matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402 (after choosing a non-interactive backend)
 import numpy as np  # noqa: E402
 
-from autograder import isolation  # noqa: E402
-from autograder.results import PART_NAMES, PART_POINTS  # noqa: E402
+from autograder import (
+    isolation,  # noqa: E402
+    parts,  # noqa: E402
+)
 
 STATUSES = ("graded", "autograder failed", "error")
-MAX_TOTAL = sum(PART_POINTS.values())
+MAX_TOTAL = parts.MAX_TOTAL
 DPI = 90
 CURVE_NAMES = (("rec", "reconstruction"), ("prior", "prior (KL)"), ("total", "total"))
 MARKS = {"passed": "&#10003;", "failed": "&#10007;"}  # a shape as well as a colour: readable without colour
@@ -89,7 +91,7 @@ def total(row: dict[str, Any]) -> float:
 
 def part_scores(row: dict[str, Any]) -> dict[str, float | None]:
     """Each part's score, summed over its tests; None for a part with no test (not graded)."""
-    scores: dict[str, float | None] = dict.fromkeys(PART_POINTS)
+    scores: dict[str, float | None] = dict.fromkeys(parts.NUMBERS)
     if row.get("status") == "error":
         return scores
     for t in _tests(row):
@@ -212,10 +214,10 @@ def _quality_html(quality: dict[str, Any]) -> str:
         ("Diversity", f"D = {fmt('D', '.2f')}, spread ratio rho = {fmt('rho', '.2f')}"),
     ]
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    parts = [f"<table>{table}</table>"]  # the reason and hint are in test 2.3's message already
+    blocks = [f"<table>{table}</table>"]  # the reason and hint are in test 2.3's message already
     if quality.get("sigma_eq"):
-        parts.append(_figure(lambda: render_noise_png(quality), "noise amplitude of each sample"))
-    return "\n".join(parts)
+        blocks.append(_figure(lambda: render_noise_png(quality), "noise amplitude of each sample"))
+    return "\n".join(blocks)
 
 
 def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> str:
@@ -241,8 +243,8 @@ def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> 
     out.append("<h2>Parts</h2><table><tr><th>Part</th><th>What</th><th>Score</th></tr>")
     for part, score in part_scores(row).items():
         note = f' <span class="muted">(includes {hidden[part]} hidden test(s))</span>' if hidden[part] else ""
-        shown = "not graded" if score is None else f"{_num(score)} / {_num(PART_POINTS[part])}"
-        out.append(f'<tr><td>{part}</td><td>{escape(PART_NAMES[part])}</td><td class="num">{shown}{note}</td></tr>')
+        shown = "not graded" if score is None else f"{_num(score)} / {_num(parts.POINTS[part])}"
+        out.append(f'<tr><td>{part}</td><td>{escape(parts.NAMES[part])}</td><td class="num">{shown}{note}</td></tr>')
     out.append("</table>")
     if results.get("output"):
         out.append(f"<h2>Notes</h2><pre>{escape(str(results['output']))}</pre>")
@@ -272,7 +274,7 @@ def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> 
 # ---------------------------------------------------------------------------------------------
 # The gradebook
 # ---------------------------------------------------------------------------------------------
-GRADEBOOK_COLUMNS = ("id", "name", "email", *PART_POINTS, "total", "max_total", "status")
+GRADEBOOK_COLUMNS = ("id", "name", "email", *parts.NUMBERS, "total", "max_total", "status")
 
 
 def gradebook_csv(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
@@ -294,9 +296,9 @@ def gradebook_csv(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
         writer = csv.writer(handle)
         writer.writerow(GRADEBOOK_COLUMNS)
         for row in rows:
-            parts = part_scores(row)
+            scores = part_scores(row)
             writer.writerow([row.get("id", ""), row.get("name", ""), row.get("email", ""),
-                             *("" if parts[p] is None else _num(parts[p]) for p in PART_POINTS),
+                             *("" if scores[p] is None else _num(scores[p]) for p in parts.NUMBERS),
                              _num(total(row)), _num(MAX_TOTAL), row.get("status", "")])
     return path
 

@@ -10,14 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-PART_POINTS = {"1.4": 5.0, "2.1": 50.0, "2.2": 10.0, "2.3": 15.0}
-PART_NAMES = {
-    "1.4": "D_KL (KL divergence)",
-    "2.1": "VAE (Encoder, Decoder, reparameterisation, generate)",
-    "2.2": "train_VAE (training loop)",
-    "2.3": "Generated airfoils (smoothness and diversity)",
-}
-VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+from autograder import parts
 
 
 @dataclass
@@ -76,7 +69,7 @@ class Results:
         return sum(t.max_score for t in self.tests)
 
     def part_scores(self) -> dict[str, float]:
-        scores = dict.fromkeys(PART_POINTS, 0.0)
+        scores = dict.fromkeys(parts.NUMBERS, 0.0)
         for t in self.tests:
             if t.part in scores:
                 scores[t.part] = round(scores[t.part] + t.score, 4)
@@ -119,8 +112,8 @@ class Results:
     def summary(self) -> str:
         lines = [f"Total: {self.score:g} / {self.max_score:g}"]
         scores = self.part_scores()
-        for part, points in PART_POINTS.items():
-            lines.append(f"  {part} {PART_NAMES[part]}: {scores[part]:g} / {points:g}")
+        for part in parts.PARTS:
+            lines.append(f"  {part.number} {part.name}: {scores[part.number]:g} / {part.points:g}")
         return "\n".join(lines)
 
     @classmethod

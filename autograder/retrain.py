@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from autograder import limits
-from autograder.results import PART_NAMES, PART_POINTS, Results, TestResult
+from autograder import limits, parts
+from autograder.checks.table import BY_NUMBER as TESTS
+from autograder.results import Results, TestResult
 from autograder.sandbox import Outcome
 
 OWN = "your own train_VAE and D_KL"
@@ -39,8 +40,13 @@ def total_budget_s() -> float:
     return limits.TRAIN_WALL_S * (1 + limits.FALLBACK_SHARE)
 
 
+def _what(numbers: list[str]) -> str:
+    """The code of these parts, in words: "D_KL (part 1.4) and train_VAE (part 2.2)"."""
+    return " and ".join(f"{parts.BY_NUMBER[n].names[0]} (part {n})" for n in numbers)
+
+
 def judge(outcome: Outcome, reference_run: bool = False) -> Training:
-    test = TestResult(PART_NAMES["2.3"], "2.3", PART_POINTS["2.3"])
+    test = TESTS[parts.RETRAINED].result()
     if not outcome.ok:
         test.output = (f"Re-training your model failed: {outcome.cause}. The grader trains with "
                        f"n_iters <= {limits.N_ITERS_MAX} within {limits.TRAIN_WALL_S / 60:g} minutes "
@@ -82,11 +88,11 @@ def judge(outcome: Outcome, reference_run: bool = False) -> Training:
     return Training(test, extra, no_model=no_model)
 
 
-def hung_in_tests(parts: list[str]) -> Training:
-    """The student's own training, skipped: the code it runs already hung in the quick tests of ``parts``
+def hung_in_tests(hung: list[str]) -> Training:
+    """The student's own training, skipped: the code it runs already hung in the quick tests of ``hung``
     (on a tiny input), so it would only hang again for the whole re-training budget."""
-    names = " and ".join({"1.4": "D_KL (part 1.4)", "2.2": "train_VAE (part 2.2)"}[p] for p in parts)
-    test = TestResult(PART_NAMES["2.3"], "2.3", PART_POINTS["2.3"])
+    names = _what(hung)
+    test = TESTS[parts.RETRAINED].result()
     test.output = f"Your {names} ran past its time budget on a small input, so it could not train your model."
     return Training(test, no_model=f"your {names} ran past its time budget in its tests")
 
@@ -108,8 +114,7 @@ def second_training_reason(own: Training, lost: list[str]) -> str | None:
     if own.no_model:
         return f"your own training gave no model to score ({own.no_model})"
     if lost and own.test.score < own.test.max_score:
-        parts = " and ".join({"1.4": "D_KL (part 1.4)", "2.2": "train_VAE (part 2.2)"}[p] for p in lost)
-        return f"your {parts} lost points and your own training scored below full marks"
+        return f"your {_what(lost)} lost points and your own training scored below full marks"
     return None
 
 
@@ -129,10 +134,10 @@ def keep_better(own: Training, reference: Training | None, why: str | None, resu
     if own.no_model:
         story = (f"Your own training gave no model to score ({own.no_model}), so your model was re-trained "
                  "with the grader's reference loop, which used the correct KL formula instead of your D_KL "
-                 f"({reference.test.score:g} / 15" + (f": {reference.no_model})" if reference.no_model else ")"))
+                 f"({reference.test.score:g} / {test.max_score:g}" + (f": {reference.no_model})" if reference.no_model else ")"))
     else:
-        story = (f"Your model was trained twice: with {OWN} ({own.test.score:g} / 15), and, because {why}, "
+        story = (f"Your model was trained twice: with {OWN} ({own.test.score:g} / {test.max_score:g}), and, because {why}, "
                  "re-trained with the grader's reference loop, which used the correct KL formula instead of "
-                 f"your D_KL ({reference.test.score:g} / 15); the better score is kept")
+                 f"your D_KL ({reference.test.score:g} / {test.max_score:g}); the better score is kept")
     test.output += f"\nScored from the training with {name}. {story}: one bug is not punished twice."
     return [test]

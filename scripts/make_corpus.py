@@ -259,7 +259,7 @@ CASES: list[Case] = [
         import json, sys
         main = sys.modules["__main__"]
         main.send = lambda *a, **k: None
-        main.PARTS = {}
+        main.OBSERVERS = {}
         json.dumps = lambda *a, **k: '{"observations": {}}'
         __import__("os").write = lambda *a: 0
         return mu.sum()
@@ -268,7 +268,7 @@ CASES: list[Case] = [
     Case("read_secrets", "reads and prints the solution and the grader's checks", _dkl("""
         import pathlib
         for root in ["/work", "/autograder/source", "../..", "../../.."]:
-            for name in ["solutions/HW7.ipynb", "autograder/checks.py"]:
+            for name in ["solutions/HW7.ipynb", "autograder/checks/probes.py"]:
                 try:
                     print(pathlib.Path(root, name).read_text()[:5000])
                 except Exception:

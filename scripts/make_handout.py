@@ -29,7 +29,8 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no build t
 FILE_MODE = 0o644
 
 # Grader modules the handout carries as they are: they hold rules and calibration, no expected values.
-SHARED_GRADER_FILES = ("intake.py", "cells.py", "limits.py", "readiness.py", "sample_quality.py", "quality_reference.npz")
+SHARED_GRADER_FILES = ("intake.py", "cells.py", "limits.py", "parts.py", "readiness.py", "sample_quality.py",
+                       "quality_reference.npz")
 # Part -> the nbgrader id of the notebook cell holding that part's public test.
 PUBLIC_TEST_CELLS = {"1.4": "D_KL_public", "2.1": "VAE_public", "2.2": "train_VAE_public"}
 

@@ -71,7 +71,7 @@ def test_reference_submission(tmp_path, autograder_zip, root):
 @pytest.mark.parametrize("isolation", ["bubblewrap", "separate user"])
 def test_hostile_submission_cannot_read_the_grader_or_write_results(tmp_path, autograder_zip, root, isolation):
     gs = _layout(tmp_path, autograder_zip, root / "data")
-    secret = gs / "source" / "autograder" / "checks.py"
+    secret = gs / "source" / "autograder" / "checks" / "probes.py"
     fake = gs / "results" / "results.json"
     solution = variants.load_solution()
     nb = variants.replace(solution, "D_KL", textwrap.dedent(f"""

@@ -49,7 +49,7 @@ class World:
         shutil.copy(KIT_ROOT / "solutions" / "HW7.ipynb", self.kit / "solutions")
         (self.kit / "data").mkdir()
         shutil.copy(KIT_ROOT / "data" / "airfoils.npz", self.kit / "data")
-        self.checks = self.kit / "autograder" / "checks.py"
+        self.checks = self.kit / "autograder" / "checks" / "probes.py"
         solution = variants.load_solution()
         self.cheap = variants.write(self.subs / "cheap", solution)
         self.hostile = variants.write(self.subs / "hostile", variants.replace(solution, "D_KL", self._attack(port)))

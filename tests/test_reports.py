@@ -12,7 +12,8 @@ import pytest
 
 from autograder import reports
 from autograder import results as model
-from autograder.results import PART_POINTS, Results
+from autograder.parts import POINTS as PART_POINTS
+from autograder.results import Results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sample_results.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
