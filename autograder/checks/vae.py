@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from autograder.checks.common import Verdict, shape_text
 from autograder.checks.probes import OUTPUT_SIZE, VAE_PROBES
+from autograder.checks.table import of_part
 
-ENCODER_TESTS = {"2.1.1": "Encoder", "2.1.2": "Encoder", "2.1.3": "Decoder"}  # they run without the VAE
+# The tests of the Encoder and the Decoder, which run on those classes alone when the VAE cannot be built.
+ON_THEIR_OWN = {t.number: t.needs[0] for t in of_part("2.1") if t.needs != ("VAE",)}
 
 
 def encoder_shapes(e: dict, latent, points: float) -> Verdict:
@@ -163,10 +165,10 @@ def judge(obs: dict, points: dict[str, float]) -> dict[str, Verdict]:
                 "2.1.2": encoder_chunk(enc, points["2.1.2"]),
                 "2.1.3": decoder(obs.get("decoder") or {}, latent, points["2.1.3"])}
     if problem:  # the VAE's tests fail; the Encoder's and the Decoder's ran on the classes alone
-        for number, name in ENCODER_TESTS.items():
+        for number, name in ON_THEIR_OWN.items():
             how = str(standalone.get(name, "not tested: no model_config to build it from"))
             verdicts[number] = standalone_note(verdicts[number], problem, name, how)
-        return {**verdicts, **dict.fromkeys(("2.1.4", "2.1.5", "2.1.6"), (0.0, problem))}
+        return {number: verdicts.get(number, (0.0, problem)) for number in points}
     forward = obs.get("forward") or {}
     return {**verdicts, "2.1.4": reparameterisation(forward), "2.1.5": forward_shapes(forward, latent, points["2.1.5"]),
             "2.1.6": generate(obs.get("generate") or {})}
