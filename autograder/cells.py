@@ -26,7 +26,7 @@ ALLOWED_IMPORTS = {
 }
 
 # What the grader itself imports for every child, as the notebook's locked import cell does
-# (`plt` is bound by the harness to a stand-in that imports pyplot on first use: 0.8 s saved per part).
+# (`plt` is bound by the child to a stand-in that imports pyplot on first use: 0.8 s saved per part).
 IMPORT_PRELUDE = """\
 from typing import Sequence, Tuple, Union
 from tqdm import tqdm

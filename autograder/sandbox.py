@@ -27,8 +27,10 @@ from typing import Any
 
 from autograder import KIT_ROOT, bwrap, isolation, limits
 
-HARNESS = Path(__file__).with_name("harness.py")
-KIT_FILES = ("harness.py", "HW7_utils.py", "airfoils.npz")  # read-only inside the bubblewrap sandbox
+CHILD_PACKAGE = Path(__file__).with_name("child")  # the child's code, copied as a folder
+# What the child runs: the one list the sandbox copies and issue 14's outcome cache hashes.
+CHILD_FILES = (*sorted(CHILD_PACKAGE.glob("*.py")), KIT_ROOT / "HW7_utils.py")
+KIT_FILES = ("child", "HW7_utils.py", "airfoils.npz")  # read-only inside the bubblewrap sandbox
 
 
 @dataclass
@@ -86,12 +88,14 @@ def _clean_env(scratch: Path) -> dict[str, str]:
 
 
 def prepare_scratch(scratch: Path, data_file: Path) -> None:
-    """A fresh folder holding only what the child may see: the harness, HW7_utils and the data."""
+    """A fresh folder holding only what the child may see: its package, HW7_utils and the data."""
     if scratch.exists():
         shutil.rmtree(scratch)
     (scratch / "tmp").mkdir(parents=True)
-    shutil.copy(HARNESS, scratch / "harness.py")
-    shutil.copy(KIT_ROOT / "HW7_utils.py", scratch / "HW7_utils.py")
+    for path in CHILD_FILES:
+        target = scratch / ("child" if path.parent == CHILD_PACKAGE else "") / path.name
+        target.parent.mkdir(exist_ok=True)
+        shutil.copy(path, target)
     shutil.copy(data_file, scratch / "airfoils.npz")
     user = isolation.sandbox_user()
     if user:
@@ -128,9 +132,9 @@ def _read_channel(fd: int, sink: list[bytes]) -> None:
 
 
 class Child:
-    """A sandboxed harness process, started ahead of its job.
+    """A sandboxed child process, started ahead of its job.
 
-    The harness imports torch and the rest before it reads its job, so a child started early (while
+    The child imports torch and the rest before it reads its job, so a child started early (while
     the parent is still reading the submission) is ready when the job comes.  Nothing of the
     student's runs before :meth:`run`.
     """
@@ -152,7 +156,7 @@ class Child:
             cpu = int(budget.cpu_s or budget.wall_s) + 1
             prefix = [prlimit, f"--cpu={cpu}:{cpu + 1}", f"--as={budget.memory}", f"--fsize={budget.file_bytes}",
                       "--core=0", f"--nproc={nproc}", "--", *prefix]
-        cmd = [*prefix, python, "-I", "harness.py", str(write_fd)]
+        cmd = [*prefix, python, "-I", "child/__main__.py", str(write_fd)]
         self.sink: list[bytes] = []
         with open(self.out_path, "wb") as out:
             self.proc = subprocess.Popen(
@@ -211,7 +215,7 @@ class Child:
         if message is not None and not timed_out:
             return Outcome(True, message, seconds=seconds, output_tail=tail)
         if not timed_out and f'"nonce": "{nonce}"'.encode() not in raw:
-            # The harness never reported in: the sandbox itself failed, before any student code ran.
+            # The child never reported in: the sandbox itself failed, before any student code ran.
             return Outcome(False, {}, f"the grader could not start its test process (exit code "
                            f"{proc.returncode}); this is not caused by your code: please tell the course staff",
                            seconds, tail)

@@ -5,7 +5,7 @@
     python bench/bench_sandbox.py --only overhead   # one submission, with and without the sandbox
 
 starts:   in turns, with and without the sandbox: a bare `python -I -c pass` (the sandbox's own cost),
-          and a real child (the harness importing torch, then part 1.4's job on the solution's D_KL).
+          and a real child (the child importing torch, then part 1.4's job on the solution's D_KL).
           extra = median with - median without.  Target: <= 0.3 s per child start.
 overhead: bench_grader.py's measure of one submission (grading wall time minus the training time
           inside the child: intake, child start-ups, the tests, scoring), for the reference submission

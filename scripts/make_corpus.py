@@ -255,11 +255,11 @@ CASES: list[Case] = [
         builtins.print = lambda *a, **k: None
         return mu.sum()
         """), {"1.4": "zero:", "2.1": "base", "2.2": "base"}),
-    Case("patch_grader", "replaces the harness's send, json.dumps and os.write", _dkl("""
+    Case("patch_grader", "replaces the child's send, json.dumps and os.write", _dkl("""
         import json, sys
-        main = sys.modules["__main__"]
-        main.send = lambda *a, **k: None
-        main.OBSERVERS = {}
+        runtime = sys.modules["child.runtime"]
+        runtime.send = lambda *a, **k: None
+        sys.modules["__main__"].OBSERVERS = {}
         json.dumps = lambda *a, **k: '{"observations": {}}'
         __import__("os").write = lambda *a: 0
         return mu.sum()

@@ -3,7 +3,7 @@
     python scripts/make_handout.py [--out DIR]
 
 The handout is an explicit list of files, never a copy of a folder, so nothing the students must
-not see (the solution, the grader's hidden checks, its harness) can slip in.  The check and the
+not see (the solution, the grader's hidden checks, its child code) can slip in.  The check and the
 sample-quality scorer are the grader's own modules (intake, cells, limits, sample_quality and its
 frozen reference), copied unchanged into hw7_check/ at every build, so the handout and the grader
 read a submission and score samples with one implementation.  The public tests the check runs are

@@ -32,11 +32,11 @@ EXPECTED = {
     "hw7_check/sample_quality.py", "hw7_check/quality_reference.npz", "hw7_check/readiness.py",
     "hw7_check/parts.py",
 }
-GRADER_ONLY = ("checks.py", "harness.py", "grader.py", "retrain.py", "sandbox.py", "table.py", "probes.py", "dkl.py", "vae.py",
-               "train.py")
+GRADER_ONLY = ("checks.py", "grader.py", "retrain.py", "sandbox.py", "table.py", "probes.py", "dkl.py", "vae.py",
+               "train.py", "runtime.py", "model.py", "loops.py", "retraining.py")
 # Hidden tests, their probes, reference code
 SECRET_MODULES = ("checks/table.py", "checks/probes.py", "checks/dkl.py", "checks/vae.py", "checks/train.py",
-                  "harness.py", "retrain.py")
+                  "child/model.py", "child/loops.py", "child/retraining.py", "retrain.py")
 N_ITERS = 150
 
 

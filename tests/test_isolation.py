@@ -179,7 +179,7 @@ def test_summary_page_is_quiet_when_every_grading_was_sandboxed():
 
 
 def test_sandbox_binds_neither_the_kit_nor_the_home(tmp_path):
-    cmd = bwrap.command(tmp_path, [tmp_path / "harness.py"])
+    cmd = bwrap.command(tmp_path, [tmp_path / "child"])
     for flag in ("--unshare-all", "--die-with-parent", "--new-session"):
         assert flag in cmd
     sources = [Path(cmd[i + 1]) for i, arg in enumerate(cmd) if arg in ("--bind", "--ro-bind")]
