@@ -30,7 +30,7 @@ FILE_MODE = 0o644
 
 # Grader modules the handout carries as they are: they hold rules and calibration, no expected values.
 SHARED_GRADER_FILES = ("intake.py", "cells.py", "limits.py", "parts.py", "readiness.py", "sample_quality.py",
-                       "quality_reference.npz")
+                       "quality_metrics.py", "quality_report.py", "quality_reference.npz")
 # Part -> the nbgrader id of the notebook cell holding that part's public test.
 PUBLIC_TEST_CELLS = {"1.4": "D_KL_public", "2.1": "VAE_public", "2.2": "train_VAE_public"}
 

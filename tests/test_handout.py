@@ -30,7 +30,7 @@ EXPECTED = {
     "hw7_check/__init__.py", "hw7_check/__main__.py", "hw7_check/check.py", "hw7_check/public_child.py",
     "hw7_check/public_tests.json", "hw7_check/intake.py", "hw7_check/cells.py", "hw7_check/limits.py",
     "hw7_check/sample_quality.py", "hw7_check/quality_reference.npz", "hw7_check/readiness.py",
-    "hw7_check/parts.py",
+    "hw7_check/parts.py", "hw7_check/quality_metrics.py", "hw7_check/quality_report.py",
 }
 GRADER_ONLY = ("checks.py", "grader.py", "retrain.py", "sandbox.py", "table.py", "probes.py", "dkl.py", "vae.py",
                "train.py", "runtime.py", "model.py", "loops.py", "retraining.py")
