@@ -17,7 +17,7 @@ import pytest
 import unprivileged
 import variants
 
-from autograder import KIT_ROOT, bwrap, isolation, reports
+from autograder import KIT_ROOT, bwrap, isolation, rows, summary
 
 PARTS = "1.4,2.1"  # the quick parts: no re-training
 GOOD_DKL = "(0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean()"
@@ -163,8 +163,8 @@ def test_without_the_sandbox_the_grader_warns_and_strict_refuses(world):
     assert "echo pwned" in world.bashrc.read_text(), "the attack did not run: this test would prove nothing"
     results = world.results(world.out / "hostile")
     assert results["extra_data"]["isolation"]["full"] is False
-    row = reports.load_row(world.out / "hostile" / "results.json", "hostile")
-    assert 'id="isolation-warning"' in reports.summary_html([row])
+    row = rows.load_row(world.out / "hostile" / "results.json", "hostile")
+    assert 'id="isolation-warning"' in summary.summary_html([row])
 
 
 def test_summary_page_is_quiet_when_every_grading_was_sandboxed():
