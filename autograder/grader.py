@@ -44,7 +44,7 @@ class _Grading:
             "part": part, "prelude": cells.IMPORT_PRELUDE, "wall_s": wall,
             "cells": [{"index": c.index, "source": c.source} for c in self.code.cells if c.source],
             "model_config": self.sub.model_config, "train_config": self.sub.train_config,
-            "memory_gb": limits.MEMORY_BYTES // 2**30, "file_mb": limits.FILE_BYTES // 2**20,
+            "memory_gb": limits.MEMORY_BYTES // 2**30, "file_mb": limits.FILE_BYTES // 2**20, "cell_s": limits.CELL_S,
             **checks.job_for(part), **extra,
         }
 

@@ -35,8 +35,7 @@ KIT_FILES = ("child", "HW7_utils.py", "airfoils.npz")  # read-only inside the bu
 
 @dataclass
 class Budget:
-    wall_s: float
-    cpu_s: float | None = None
+    wall_s: float  # also the CPU-time limit: the child has one thread
     memory: int = limits.MEMORY_BYTES
     file_bytes: int = limits.FILE_BYTES
 
@@ -63,7 +62,7 @@ def _user_task_count(uid: int) -> int:
 
 
 def _limit_child(budget: Budget, nproc: int) -> None:  # runs in the child between fork and exec
-    cpu = int(budget.cpu_s or budget.wall_s) + 1
+    cpu = int(budget.wall_s) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_AS, (budget.memory, budget.memory))
     resource.setrlimit(resource.RLIMIT_FSIZE, (budget.file_bytes, budget.file_bytes))
@@ -109,7 +108,7 @@ def _describe_death(code: int, timed_out: bool, budget: Budget) -> str:
         return (f"it ran longer than its time budget of {budget.wall_s:g} s and was stopped "
                 "(an endless loop, or far too much work?)")
     if sig == signal.SIGXCPU:
-        return f"it used more than its CPU-time budget of {budget.cpu_s or budget.wall_s:g} s and was stopped"
+        return f"it used more than its CPU-time budget of {budget.wall_s:g} s and was stopped"
     if sig == signal.SIGXFSZ:
         return (f"it wrote more than {budget.file_bytes // 2**20} MB to one file or to its output "
                 "(too many prints?) and was stopped")
@@ -153,7 +152,7 @@ class Child:
         nproc = limits.EXTRA_PROCESSES + _user_task_count(user.pw_uid if user else os.getuid())
         prlimit = shutil.which("prlimit")
         if prlimit:  # limits set by a wrapper: safer than preexec_fn when several grades run in threads
-            cpu = int(budget.cpu_s or budget.wall_s) + 1
+            cpu = int(budget.wall_s) + 1
             prefix = [prlimit, f"--cpu={cpu}:{cpu + 1}", f"--as={budget.memory}", f"--fsize={budget.file_bytes}",
                       "--core=0", f"--nproc={nproc}", "--", *prefix]
         cmd = [*prefix, python, "-I", "child/__main__.py", str(write_fd)]

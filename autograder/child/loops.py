@@ -140,7 +140,7 @@ def run_loop(ns, scheduler, n_iters, beta, window, batch_size):
     if tracker is not None:
         obs["tracker"] = {"n_iters": tracker.n_iters, "rec": tracker.rec_losses,
                           "prior": tracker.prior_losses, "total": tracker.total_losses}
-    # What the losses should have been, from the student's own D_KL on the recorded tensors.
+    # What the losses should have been: the reference D_KL (the student's is part 1.4's) on the recorded tensors.
     expected_rec, expected_prior, expected_grad = [], [], []
     for r in model.records:
         expected_rec.append(float(torch.nn.functional.mse_loss(r["y_hat"], r["y"])))
