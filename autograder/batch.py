@@ -143,10 +143,10 @@ def grade_packed(name: str, data: bytes) -> dict[str, Any]:
         return grade(path, parallel=False).to_gradescope()
 
 
-def _grade_local(job: Job) -> dict[str, Any]:
+def _grade_local(job: Job, cache_dir: Path | None = None) -> dict[str, Any]:
     from autograder.grader import grade
 
-    return grade(job.path, parallel=False).to_gradescope()
+    return grade(job.path, parallel=False, cache_dir=cache_dir).to_gradescope()
 
 
 def _status(results: dict) -> str:
@@ -154,10 +154,12 @@ def _status(results: dict) -> str:
 
 
 def grade_all(submissions: str | Path, out: str | Path, workers: int | None = None, force: bool = False,
-              scheduler: str | None = None, progress: bool = True) -> list[dict[str, Any]]:
+              scheduler: str | None = None, progress: bool = True, cache: bool = True) -> list[dict[str, Any]]:
     """Grade every submission into ``out/<id>/results.json`` and write the gradebook and pages.
 
-    Already graded submissions are skipped unless ``force``.  Returns one row per submission.
+    Already graded submissions are skipped unless ``force``.  With ``cache``, local gradings reuse the
+    outcomes stored in ``out/.cache`` for unchanged code (autograder/cache.py).  Returns one row per
+    submission.
     """
     from tqdm import tqdm
 
@@ -192,7 +194,8 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
     else:
         workers = max(1, workers or os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_grade_local, j): j for j in todo}
+            cache_dir = out / ".cache" if cache else None
+            futures = {pool.submit(_grade_local, j, cache_dir): j for j in todo}
             for future in as_completed(futures):
                 job = futures[future]
                 try:

@@ -8,12 +8,17 @@ from pathlib import Path
 
 
 def _grade(args) -> int:
+    from autograder.cache import FOLDER_NAME
     from autograder.grader import grade
 
-    results = grade(args.submission, args.out, parallel=not args.sequential)
+    results = grade(args.submission, args.out, parallel=not args.sequential,
+                    cache_dir=None if args.no_cache else Path(args.out) / FOLDER_NAME)
     print(results.summary())
     print(f"Wrote {Path(args.out) / 'results.json'} ({results.execution_time:.1f} s)")
     return 0
+
+
+NO_CACHE_HELP = "run every part again instead of reusing the outcomes stored in OUT/.cache for unchanged code"
 
 
 def _grade_all(args) -> int:
@@ -21,7 +26,7 @@ def _grade_all(args) -> int:
 
     try:
         rows = grade_all(args.submissions, args.out, workers=args.workers, force=args.force,
-                         scheduler=args.scheduler)
+                         scheduler=args.scheduler, cache=not args.no_cache)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -50,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("submission", type=Path)
     p.add_argument("--out", type=Path, required=True, help="folder for results.json")
     p.add_argument("--sequential", action="store_true", help="run the parts one after another")
+    p.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
     p.set_defaults(func=_grade)
     p = sub.add_parser("grade-all", help="grade every submission in a folder; gradebook and pages")
     p.add_argument("submissions", type=Path, help="a folder of zips/notebooks/folders or a Gradescope export")
@@ -57,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=None, help="parallel gradings (default: CPU cores)")
     p.add_argument("--force", action="store_true", help="re-grade submissions that already have results")
     p.add_argument("--scheduler", help="a Dask scheduler address (tcp://HOST:PORT) to grade on a cluster")
+    p.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
     p.set_defaults(func=_grade_all)
     p = sub.add_parser("check", help="a student's local check: public tests and the zip's contents")
     p.add_argument("submission", type=Path)
