@@ -182,15 +182,9 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
         return Results.failed(f"grading this submission stopped: {type(exc).__name__}: {exc}").to_gradescope()
 
     if scheduler:
-        from dask.distributed import Client
+        from autograder.cluster import grade_on_cluster
 
-        with Client(scheduler) as client:
-            futures = {client.submit(grade_packed, *pack(j.path), key=f"hw7-{j.id}", pure=False): j for j in todo}
-            for future, job in futures.items():
-                try:
-                    record(job, future.result())
-                except Exception as exc:  # a lost worker must not lose the batch
-                    record(job, failed(job, exc))
+        grade_on_cluster(scheduler, todo, pack, record, failed)
     else:
         workers = max(1, workers or os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=workers) as pool:
