@@ -76,6 +76,16 @@ def _child_threads() -> dict[str, Any]:
     return {name: child_env.get(name) for name in THREAD_VARIABLES}
 
 
+def _isolation() -> str:
+    """How the child is isolated here (a stricter sandbox may observe a different outcome)."""
+    from autograder import sandbox
+
+    try:
+        return sandbox.isolation_summary()
+    except Exception:  # its shape changed: sandbox.py's digest in the key still covers it
+        return "unknown"
+
+
 def environment(data_file: Path) -> dict[str, Any]:
     """Everything outside the job that can change what a child observes."""
     return {
@@ -88,6 +98,7 @@ def environment(data_file: Path) -> dict[str, Any]:
         "torch": _torch_version(),
         "machine": platform.machine(),
         "threads": _child_threads(),
+        "isolation": _isolation(),
     }
 
 

@@ -71,7 +71,7 @@ def test_a_different_time_budget_misses(store):
     assert store.get(JOB, 60.0) is None
 
 
-@pytest.mark.parametrize("what", ["child file", "reference", "data", "torch", "threads"])
+@pytest.mark.parametrize("what", ["child file", "reference", "data", "torch", "threads", "isolation"])
 def test_any_change_to_what_the_child_runs_with_misses(tmp_path, monkeypatch, what):
     copies = {}
     for name, path in (("harness", cache.CHILD_FILES[0]), ("reference", cache.REFERENCE_FILE), ("data", DATA)):
@@ -86,6 +86,8 @@ def test_any_change_to_what_the_child_runs_with_misses(tmp_path, monkeypatch, wh
         monkeypatch.setattr(cache, "_torch_version", lambda: "2.99.0")
     elif what == "threads":
         monkeypatch.setattr(sandbox, "_clean_env", lambda scratch: {"OMP_NUM_THREADS": "2"})
+    elif what == "isolation":  # e.g. a stricter sandbox, where some code behaves differently
+        monkeypatch.setattr(sandbox, "isolation_summary", lambda: "separate process, bubblewrap")
     else:
         changed = {"child file": copies["harness"], "reference": copies["reference"], "data": copies["data"]}[what]
         with open(changed, "ab") as handle:

@@ -168,16 +168,24 @@ def test_tracker_redraws_at_most_once_a_second_and_always_at_the_end(shown):
 
 def test_a_slow_redraw_waits_longer(shown, monkeypatch):
     clock = FakeClock()
-    tracker = VAE_Tracker(n_iters=3000, plot_freq=10, live=True, clock=clock)
-    real_savefig = type(tracker._live_figure()).savefig
+    tracker = VAE_Tracker(n_iters=6000, plot_freq=10, live=True, clock=clock)
+    figure_class = type(tracker._live_figure())
+    real_savefig = figure_class.savefig
 
     def slow_savefig(fig, *args, **kwargs):
-        clock.now += 0.3  # each redraw takes 0.3 s: 10 s between redraws keeps them at 3%
+        clock.now += 0.2  # each redraw takes 0.2 s of the training's time
         return real_savefig(fig, *args, **kwargs)
 
-    monkeypatch.setattr(type(tracker._live_figure()), "savefig", slow_savefig)
-    drawn = train(tracker, clock, 3000, seconds_per_iter=0.01)
-    assert drawn[-1] == 3000 and 3 <= len(drawn) <= 5  # 30 s of training: at 0, ~10, ~20 s and the end
+    monkeypatch.setattr(figure_class, "savefig", slow_savefig)
+    wait = 0.2 / VAE_Tracker.MAX_REDRAW_SHARE  # so that redraws stay within their share of the time
+    assert wait > 2 * VAE_Tracker.MIN_REDRAW_INTERVAL_S
+    starts = []
+    real_redraw = tracker._redraw
+    monkeypatch.setattr(tracker, "_redraw", lambda: (starts.append(clock.now), real_redraw()))
+    drawn = train(tracker, clock, 6000, seconds_per_iter=0.01)
+    assert drawn[-1] == 6000
+    assert all(later - earlier >= wait for earlier, later in zip(starts[:-1], starts[1:-1]))
+    assert len(drawn) <= 60 / wait + 2
 
 
 def test_a_recording_tracker_never_reads_the_clock():
