@@ -68,8 +68,11 @@ class Cluster:
         return process
 
     def worker(self, kit: bool = True) -> Process:
-        return self.start(["worker", "--scheduler-file", str(self.file), "--host", "127.0.0.1", "--nthreads", "1",
-                           "--no-dashboard", "--death-timeout", "60"], kit=kit)
+        name = f"worker-{len(self.processes)}"
+        process = self.start(["worker", "--scheduler-file", str(self.file), "--host", "127.0.0.1", "--nthreads",
+                              "1", "--no-dashboard", "--death-timeout", "60", "--name", name], kit=kit)
+        process.name = name
+        return process
 
     def close(self) -> None:
         for process in reversed(self.processes):
@@ -171,12 +174,10 @@ def test_a_worker_that_dies_mid_batch_loses_no_grade(submissions, local, make_cl
         while killed is None and time.monotonic() < deadline:
             busy = [w for w, tasks in watcher.processing().items() if tasks]
             if busy:
-                pid = watcher.scheduler_info()["workers"][busy[0]].get("pid")
-                for worker in workers:  # the nanny or the worker process it started
-                    if worker.proc.pid == pid or _is_descendant(pid, worker.proc.pid):
-                        killed = worker
+                name = watcher.scheduler_info(n_workers=-1)["workers"][busy[0]]["name"]
+                killed = next(w for w in workers if w.name == name)
                 time.sleep(1.0)  # let it get well into its grading
-                killed.kill()
+                killed.kill()  # the whole machine, as it were: the nanny and its worker
             time.sleep(0.2)
     assert killed is not None, "no worker was seen grading"
     graded.join(timeout=400)
@@ -184,14 +185,3 @@ def test_a_worker_that_dies_mid_batch_loses_no_grade(submissions, local, make_cl
     assert scores(out) == scores(local)  # every submission graded, by the worker that was left
     assert gradebook(out) == gradebook(local)
 
-
-def _is_descendant(pid: int, ancestor: int) -> bool:
-    while pid and pid != 1:
-        if pid == ancestor:
-            return True
-        try:
-            with open(f"/proc/{pid}/stat") as handle:
-                pid = int(handle.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            return False
-    return False
