@@ -20,6 +20,7 @@ import logging
 import os
 import platform
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import asdict
 from functools import lru_cache
@@ -176,7 +177,9 @@ class Store:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # whole entries only, even if killed
+            # Whole entries only, even if killed; a name of its own per thread (two identical
+            # submissions graded side by side store the same key at the same time).
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)
         except OSError as exc:  # a full disk costs a re-run next time, never a grade
