@@ -12,7 +12,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder import KIT_ROOT, cells, checks, intake, isolation, limits, readiness
+from autograder import KIT_ROOT, cache, cells, checks, intake, isolation, limits, readiness
 from autograder.results import PART_NAMES, PART_POINTS, Results, TestResult
 from autograder.sandbox import Budget, Child, Outcome
 
@@ -28,6 +28,8 @@ def _zero_tests(part: str, message: str) -> list[TestResult]:
 
 
 class _Grading:
+    cache = None  # a cache.Store when the grading may reuse earlier outcomes
+
     def __init__(self, source: Path, workdir: Path, data_file: Path, parallel: bool,
                  parts: tuple[str, ...] = GRADED_PARTS, warm: Child | None = None):
         self.results = Results()
@@ -55,6 +57,11 @@ class _Grading:
 
     def run(self, part: str, cancel: threading.Event | None = None, **extra) -> Outcome:
         job = self.job(part, **extra)
+        if self.cache is not None:  # a regrade reuses the child's outcome for unchanged code (cache.py)
+            return self.cache.reuse(job, job["wall_s"], lambda: self._run_child(part, job, cancel, extra))
+        return self._run_child(part, job, cancel, extra)
+
+    def _run_child(self, part: str, job: dict, cancel: threading.Event | None, extra: dict) -> Outcome:
         if part == "2.3" and not extra and self.warm is not None:
             child, self.warm = self.warm, None  # started with the same budget, TRAIN_WALL_S
         else:
@@ -138,10 +145,11 @@ def _failed(by_part: dict[str, list[TestResult]], part: str) -> bool:
 
 
 def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: str | Path = DATA_FILE,
-          parallel: bool = True, parts: tuple[str, ...] = GRADED_PARTS) -> Results:
+          parallel: bool = True, parts: tuple[str, ...] = GRADED_PARTS, cache_dir: str | Path | None = None) -> Results:
     """Grade one submission; write ``out_dir/results.json`` if given. Never raises for a bad submission.
 
-    ``parts`` selects a subset of the parts (tests use it to skip the re-training).
+    ``parts`` selects a subset of the parts (tests use it to skip the re-training).  ``cache_dir``:
+    reuse and store the children's outcomes there (see autograder/cache.py).
     """
     start = time.monotonic()
     try:
@@ -152,7 +160,9 @@ def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: s
             if parallel and "2.3" in parts:  # start the slow part's interpreter while the intake runs
                 warm = Child(workdir / "part-2.3", Path(data_file), Budget(wall_s=limits.TRAIN_WALL_S))
             try:
-                results = _Grading(Path(source), workdir, Path(data_file), parallel, parts, warm).grade()
+                grading = _Grading(Path(source), workdir, Path(data_file), parallel, parts, warm)
+                grading.cache = cache.Store(Path(cache_dir), Path(data_file)) if cache_dir else None
+                results = grading.grade()
             finally:
                 if warm is not None:
                     warm.kill()
