@@ -36,7 +36,7 @@ test: setup lint
 
 # The main job: grade every submission in $(SUBMISSIONS) (default: the bundled examples) into $(OUT)/.
 grade: setup
-	$(PY) -m autograder grade-all $(SUBMISSIONS) --out $(OUT) $(if $(WORKERS),--workers $(WORKERS)) $(if $(FORCE),--force) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(ROSTER),--roster $(ROSTER)) $(if $(STRICT),--strict)
+	$(PY) -m autograder grade-all $(SUBMISSIONS) --out $(OUT) $(if $(WORKERS),--workers $(WORKERS)) $(if $(FORCE),--force) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(ROSTER),--roster $(ROSTER)) $(if $(STRICT),--strict) $(if $(NO_CACHE),--no-cache)
 
 # Regenerate examples/submissions/ from the solution and student notebooks.
 examples: setup

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from autograder.cache import FOLDER_NAME
 from autograder.results import Results
 
 if TYPE_CHECKING:
@@ -150,10 +151,10 @@ def grade_packed(name: str, data: bytes) -> dict[str, Any]:
         return grade(path, parallel=False).to_gradescope()
 
 
-def _grade_local(job: Job) -> dict[str, Any]:
+def _grade_local(job: Job, cache_dir: Path | None = None) -> dict[str, Any]:
     from autograder.grader import grade
 
-    return grade(job.path, parallel=False).to_gradescope()
+    return grade(job.path, parallel=False, cache_dir=cache_dir).to_gradescope()
 
 
 def _status(results: dict) -> str:
@@ -162,13 +163,15 @@ def _status(results: dict) -> str:
 
 def grade_all(submissions: str | Path, out: str | Path, workers: int | None = None, force: bool = False,
               scheduler: str | None = None, progress: bool = True, roster: str | Path | None = None,
-              notes: list[str] | None = None, strict: bool = False) -> list[dict[str, Any]]:
+              notes: list[str] | None = None, strict: bool = False,
+              cache: bool = True) -> list[dict[str, Any]]:
     """Grade every submission into ``out/<id>/results.json`` and write the gradebook and pages.
 
     Already graded submissions are skipped unless ``force``.  Returns one row per submission; what the
     instructor must read (settings problems, the roster reconciliation) is appended to ``notes``.
     A roster that cannot be used raises ValueError before anything is graded.  Without the full
-    sandbox it warns once on stderr, or with ``strict`` raises IsolationError.
+    sandbox it warns once on stderr, or with ``strict`` raises IsolationError.  With ``cache``, local
+    gradings reuse the outcomes stored in ``out/.cache`` for unchanged code (autograder/cache.py).
     """
     from tqdm import tqdm
 
@@ -199,19 +202,14 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
         return Results.failed(f"grading this submission stopped: {type(exc).__name__}: {exc}").to_gradescope()
 
     if scheduler:
-        from dask.distributed import Client
+        from autograder.cluster import grade_on_cluster
 
-        with Client(scheduler) as client:
-            futures = {client.submit(grade_packed, *pack(j.path), key=f"hw7-{j.id}", pure=False): j for j in todo}
-            for future, job in futures.items():
-                try:
-                    record(job, future.result())
-                except Exception as exc:  # a lost worker must not lose the batch
-                    record(job, failed(job, exc))
+        grade_on_cluster(scheduler, todo, pack, record, failed)
     else:
         workers = max(1, workers or os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_grade_local, j): j for j in todo}
+            cache_dir = out / FOLDER_NAME if cache else None
+            futures = {pool.submit(_grade_local, j, cache_dir): j for j in todo}
             for future in as_completed(futures):
                 job = futures[future]
                 try:

@@ -14,16 +14,21 @@ def _refused(exc: Exception) -> int:
 
 def _grade(args) -> int:
     from autograder import isolation
+    from autograder.cache import FOLDER_NAME
     from autograder.grader import grade
 
     try:
         isolation.announce(args.strict)
     except isolation.IsolationError as exc:
         return _refused(exc)
-    results = grade(args.submission, args.out, parallel=not args.sequential)
+    results = grade(args.submission, args.out, parallel=not args.sequential,
+                    cache_dir=None if args.no_cache else Path(args.out) / FOLDER_NAME)
     print(results.summary())
     print(f"Wrote {Path(args.out) / 'results.json'} ({results.execution_time:.1f} s)")
     return 0
+
+
+NO_CACHE_HELP = "run every part again instead of reusing the outcomes stored in OUT/.cache for unchanged code"
 
 
 def _grade_all(args) -> int:
@@ -34,7 +39,7 @@ def _grade_all(args) -> int:
     try:
         rows = grade_all(args.submissions, args.out, workers=args.workers, force=args.force,
                          scheduler=args.scheduler, roster=args.roster, notes=notes,
-                         strict=args.strict)
+                         strict=args.strict, cache=not args.no_cache)
     except (ValueError, IsolationError) as exc:
         return _refused(exc)
     graded = sum(r["status"] == "graded" for r in rows)
@@ -82,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="folder for results.json")
     p.add_argument("--sequential", action="store_true", help="run the parts one after another")
     p.add_argument("--strict", action="store_true", help="refuse to grade without the full sandbox (bubblewrap)")
+    p.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
     p.set_defaults(func=_grade)
     p = sub.add_parser("grade-all", help="grade every submission in a folder; gradebook and pages")
     p.add_argument("submissions", type=Path, help="a folder of zips/notebooks/folders or a Gradescope export")
@@ -92,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--roster", type=Path, help="the class roster CSV (best: Canvas's gradebook export) to match "
                                                "canvas.csv against")
     p.add_argument("--strict", action="store_true", help="refuse to grade without the full sandbox (bubblewrap)")
+    p.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
     p.set_defaults(func=_grade_all)
     p = sub.add_parser("check", help="a student's local check: public tests and the zip's contents")
     p.add_argument("submission", type=Path)

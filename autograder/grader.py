@@ -12,7 +12,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder import KIT_ROOT, cells, checks, intake, isolation, limits, readiness
+from autograder import KIT_ROOT, cache, cells, checks, intake, isolation, limits, readiness
 from autograder.checks.table import zero as _zero_tests
 from autograder.parts import NUMBERS, QUICK, RETRAINED, RUN_BY_RETRAINING
 from autograder.results import Results, TestResult
@@ -23,6 +23,8 @@ GRADED_PARTS = NUMBERS
 
 
 class _Grading:
+    cache = None  # a cache.Store when the grading may reuse earlier outcomes
+
     def __init__(self, source: Path, workdir: Path, data_file: Path, parallel: bool,
                  parts: tuple[str, ...] = GRADED_PARTS, warm: Child | None = None):
         self.results = Results()
@@ -50,6 +52,11 @@ class _Grading:
 
     def run(self, part: str, cancel: threading.Event | None = None, **extra) -> Outcome:
         job = self.job(part, **extra)
+        if self.cache is not None:  # a regrade reuses the child's outcome for unchanged code (cache.py)
+            return self.cache.reuse(job, job["wall_s"], lambda: self._run_child(part, job, cancel, extra))
+        return self._run_child(part, job, cancel, extra)
+
+    def _run_child(self, part: str, job: dict, cancel: threading.Event | None, extra: dict) -> Outcome:
         if part == RETRAINED and not extra and self.warm is not None:
             child, self.warm = self.warm, None  # started with the same budget, TRAIN_WALL_S
         else:
@@ -134,10 +141,11 @@ def _failed(by_part: dict[str, list[TestResult]], part: str) -> bool:
 
 
 def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: str | Path = DATA_FILE,
-          parallel: bool = True, parts: tuple[str, ...] = GRADED_PARTS) -> Results:
+          parallel: bool = True, parts: tuple[str, ...] = GRADED_PARTS, cache_dir: str | Path | None = None) -> Results:
     """Grade one submission; write ``out_dir/results.json`` if given. Never raises for a bad submission.
 
-    ``parts`` selects a subset of the parts (tests use it to skip the re-training).
+    ``parts`` selects a subset of the parts (tests use it to skip the re-training).  ``cache_dir``:
+    reuse and store the children's outcomes there (see autograder/cache.py).
     """
     start = time.monotonic()
     try:
@@ -148,7 +156,9 @@ def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: s
             if parallel and RETRAINED in parts:  # start the slow part's interpreter while the intake runs
                 warm = Child(workdir / "part-2.3", Path(data_file), Budget(wall_s=limits.TRAIN_WALL_S))
             try:
-                results = _Grading(Path(source), workdir, Path(data_file), parallel, parts, warm).grade()
+                grading = _Grading(Path(source), workdir, Path(data_file), parallel, parts, warm)
+                grading.cache = cache.Store(Path(cache_dir), Path(data_file)) if cache_dir else None
+                results = grading.grade()
             finally:
                 if warm is not None:
                     warm.kill()

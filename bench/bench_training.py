@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from HW7_utils import AirfoilDataset, VAE_Tracker  # noqa: E402 (needs the kit on sys.path)
 
 RESULTS = BENCH / "results" / "training.json"
+FINAL_PNG = BENCH / "results" / "live_curves_final.png"
 WHEEL = ROOT / "data" / "wheel" / "pterasoftware-5.1.0-py3-none-any.whl"
 HIDDEN = [512, 256, 128]
 LATENT = 10
@@ -56,9 +57,12 @@ INPUT = 200
 BATCH = 64
 BETA = 2.5e-3
 RUNNING_AVG_WINDOW = 20
-LIVE_PLOT_FREQ = 100
+LIVE_PLOT_FREQ = 100  # the original assignment's setting
+NOTEBOOK_PLOT_FREQ = 500  # the solution notebook's own setting (its training cell)
 BLOCK = 100  # iterations per timing block (one live redraw each)
 TARGET_LOADER_RATIO = 1.10
+TARGET_LIVE_RATIO = 1.10  # live curves at plot_freq=100, against the bare loop in the same kernel
+TARGET_NOTEBOOK_RATIO = 1.05  # the same at the notebook's own plot_freq
 TARGET_BUILD_S = 5.0
 
 
@@ -122,11 +126,12 @@ def bare_blocks(n_iters: int, dataset: AirfoilDataset | None = None) -> Iterator
                 break
 
 
-def loader_blocks(n_iters: int, dataset=None, live: bool = False) -> Iterator[int]:
+def loader_blocks(n_iters: int, dataset=None, live: bool = False,
+                  plot_freq: int = LIVE_PLOT_FREQ) -> Iterator[int]:
     """The notebook's loop (train_VAE without tqdm): DataLoader, VAE_Tracker, running average."""
     dataset = dataset if dataset is not None else AirfoilDataset()
     model, optimizer, rec_loss_fn = _setup()
-    tracker = VAE_Tracker(n_iters=n_iters, plot_freq=LIVE_PLOT_FREQ, live=live)
+    tracker = VAE_Tracker(n_iters=n_iters, plot_freq=plot_freq, live=live)
     loader = DataLoader(dataset, batch_size=BATCH, shuffle=True)
     it = 0
     while it < n_iters:
@@ -261,7 +266,8 @@ import json, sys, matplotlib
 sys.path.insert(0, {str(BENCH)!r}); sys.path.insert(0, {str(ROOT)!r})
 import bench_training as bt
 bt.torch.set_num_threads(1)
-loops = dict(bare=lambda: bt.bare_blocks({n_iters}), live=lambda: bt.loader_blocks({n_iters}, live=True))
+loops = dict(bare=lambda: bt.bare_blocks({n_iters}), live=lambda: bt.loader_blocks({n_iters}, live=True),
+             live_notebook=lambda: bt.loader_blocks({n_iters}, live=True, plot_freq=bt.NOTEBOOK_PLOT_FREQ))
 runs = [bt.round_robin(loops, {n_iters}) for _ in range({repeats})]
 result = {{name: [run[name] for run in runs] for name in loops}}
 print("RESULT " + json.dumps(dict(result, backend=matplotlib.get_backend())))
@@ -275,6 +281,11 @@ print("RESULT " + json.dumps(dict(result, backend=matplotlib.get_backend())))
     client.execute(env=env)
     outputs = nb.cells[1].outputs
     n_updates = sum(1 for o in outputs if o.get("output_type") == "display_data")
+    shown = [o for o in outputs if o.get("output_type") == "display_data" and "image/png" in o.get("data", {})]
+    if shown:  # the last run's final frame of the plot_freq=100 loop: to look at (complete curves?)
+        import base64
+
+        FINAL_PNG.write_bytes(base64.b64decode(shown[-2]["data"]["image/png"]))
     for out in outputs:
         if out.get("output_type") == "error":
             raise RuntimeError("kernel run failed: " + "\n".join(out.get("traceback", [])))
@@ -388,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         kernel = run_in_kernel(args.iters, args.repeats)
         its["kernel bare"] = kernel["bare"]
         its["kernel live"] = kernel["live"]
+        its[f"kernel live {NOTEBOOK_PLOT_FREQ}"] = kernel["live_notebook"]
     build = None if args.no_build else time_dataset_build(args.repeats)
 
     rows = summarise(its)
@@ -410,6 +422,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"estimated ratio from the parts: loader {estimate['loader']:.3f}x, "
               f"loader+patch {estimate['loader_patch']:.3f}x (bare loop {bare_us:.0f} CPU us/iter)")
     if kernel:
+        for name, target in (("kernel live", TARGET_LIVE_RATIO), (f"kernel live {NOTEBOOK_PLOT_FREQ}", TARGET_NOTEBOOK_RATIO)):
+            ratio = min(next(r for r in rows if r["loop"] == name)["ratio_vs_bare"][m] for m in ("cpu", "wall"))
+            print(f"{name}: {ratio:.3f}x the bare loop in the kernel (CPU or wall measure; "
+                  f"{'meets' if ratio <= target else 'MISSES'} the <= {target}x target)")
         print(f"kernel: matplotlib backend {kernel['backend']}, "
               f"{kernel['display_outputs']} live figures (one per run, redrawn in place)")
     if build:

@@ -64,6 +64,7 @@ def test_reference_submission(tmp_path, autograder_zip, root):
         by_part[part] = by_part.get(part, 0) + t["score"]
     assert by_part["1.4"] == 5 and by_part["2.1"] == 50 and by_part["2.2"] == 10
     assert isinstance(results["execution_time"], (int, float))
+    assert sorted(p.name for p in (gs / "results").iterdir()) == ["results.json"]  # no cache left behind
 
 
 # Both ways run_autograder isolates student code: the bubblewrap sandbox where it can be built in the

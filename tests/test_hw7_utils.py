@@ -100,27 +100,112 @@ def test_tracker_plot_uses_log_scale_for_wide_ranges():
     np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), tracker.prior_losses)
 
 
-def test_tracker_redraws_one_figure_in_place(monkeypatch):
-    shown = []
+class FakeClock:
+    """A clock the test moves by hand (seconds)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """What the live tracker sends to the notebook: ("display" | "update", image)."""
+    sent = []
 
     class Handle:
         def update(self, image):
-            shown.append(("update", image))
+            sent.append(("update", image))
 
     def fake_display(image, display_id):
-        shown.append(("display", image))
+        sent.append(("display", image))
         return Handle()
 
     import IPython.display
 
     monkeypatch.setattr(IPython.display, "display", fake_display)
-    tracker = VAE_Tracker(n_iters=25, plot_freq=10, live=True)
-    for i in range(25):
-        tracker.update(1.0 / (i + 1), 0.1, 1.0)
-    assert [kind for kind, _ in shown] == ["display", "update", "update"]  # at 10, 20 and the end
+    return sent
+
+
+def train(tracker, clock, n, seconds_per_iter):
+    """Feed n iterations of falling losses; returns the iterations at which a redraw happened."""
+    drawn = []
+    for i in range(1, n + 1):
+        clock.now += seconds_per_iter
+        before = tracker.redraws
+        tracker.update(1.0 / i, 0.1 + 1.0 / i, 1.0 / i + 0.01)
+        if tracker.redraws > before:
+            drawn.append(i)
+    return drawn
+
+
+def test_tracker_redraws_one_figure_in_place(shown):
+    clock = FakeClock()
+    tracker = VAE_Tracker(n_iters=25, plot_freq=10, live=True, clock=clock)
+    assert train(tracker, clock, 25, seconds_per_iter=1.0) == [10, 20, 25]  # slow iterations: every plot_freq
+    assert [kind for kind, _ in shown] == ["display", "update", "update"]
     assert all(image.data.startswith(b"\x89PNG") for _, image in shown)
-    assert len(tracker._fig.axes[0].lines[0].get_ydata()) == 25  # one figure, redrawn
-    assert plt.get_fignums() == []  # never left open for the inline backend to show again
+    assert len(tracker._fig.axes[0].lines) == 1  # one figure, its lines given new data
+    assert len(tracker._fig.axes[0].lines[0].get_ydata()) == 25
+    assert plt.get_fignums() == []  # never a pyplot figure for the inline backend to show again
+
+
+def test_tracker_redraws_at_most_once_a_second_and_always_at_the_end(shown):
+    clock = FakeClock()
+    tracker = VAE_Tracker(n_iters=1005, plot_freq=10, live=True, clock=clock)
+    drawn = train(tracker, clock, 1005, seconds_per_iter=0.01)  # plot_freq asks for 10 redraws a second
+    times = [i * 0.01 for i in drawn[:-1]]
+    assert drawn[0] == 10 and drawn[-1] == 1005
+    assert all(later - earlier >= 1.0 - 1e-9 for earlier, later in zip(times, times[1:]))
+    assert 9 <= len(drawn) <= 12  # about one a second over 10 s, plus the end
+    assert all(i % 10 == 0 for i in drawn[:-1])  # still on plot_freq's iterations
+    final = tracker._fig.axes[2].lines[0]
+    assert final.get_xdata()[-1] == 1005 and final.get_ydata()[-1] == pytest.approx(1 / 1005 + 0.01)
+    assert tracker._fig.axes[2].get_title() == f"total: {1 / 1005 + 0.01:.3g}"
+
+
+def test_a_slow_redraw_waits_longer(shown, monkeypatch):
+    clock = FakeClock()
+    tracker = VAE_Tracker(n_iters=6000, plot_freq=10, live=True, clock=clock)
+    figure_class = type(tracker._live_figure())
+    real_savefig = figure_class.savefig
+
+    def slow_savefig(fig, *args, **kwargs):
+        clock.now += 0.2  # each redraw takes 0.2 s of the training's time
+        return real_savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(figure_class, "savefig", slow_savefig)
+    wait = 0.2 / VAE_Tracker.MAX_REDRAW_SHARE  # so that redraws stay within their share of the time
+    assert wait > 2 * VAE_Tracker.MIN_REDRAW_INTERVAL_S
+    starts = []
+    real_redraw = tracker._redraw
+    monkeypatch.setattr(tracker, "_redraw", lambda: (starts.append(clock.now), real_redraw()))
+    drawn = train(tracker, clock, 6000, seconds_per_iter=0.01)
+    assert drawn[-1] == 6000
+    assert all(later - earlier >= wait for earlier, later in zip(starts[:-1], starts[1:-1]))
+    assert len(drawn) <= 60 / wait + 2
+
+
+def test_a_recording_tracker_never_reads_the_clock():
+    def no_clock():
+        raise AssertionError("the clock was read")
+
+    tracker = VAE_Tracker(n_iters=50, plot_freq=10, live=False, clock=no_clock)
+    for _ in range(50):
+        tracker.update(1.0, 1.0, 1.0)
+    assert tracker.redraws == 0 and tracker._fig is None
+
+
+def test_live_curves_keep_each_stretch_lowest_and_highest_value():
+    values = np.sin(np.arange(10_000) / 50.0) + np.where(np.arange(10_000) == 7_777, 5.0, 0.0)
+    steps, shown = HW7_utils._thin(values, 1000)
+    assert len(shown) <= 1000 + 20 and steps[0] == 1 and steps[-1] == 10_000
+    assert shown.max() == values.max() and shown.min() == values.min()  # the spike at 7,777 survives
+    assert np.all(np.diff(steps) >= 0)
+    short = np.arange(5.0)
+    assert HW7_utils._thin(short, 1000)[1] is short
 
 
 # --- plot_airfoils ---------------------------------------------------------------------------

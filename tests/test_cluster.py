@@ -1,0 +1,187 @@
+"""Grading on a real Dask cluster: `dask scheduler` and `dask worker` processes on loopback, set up as
+the README says (the kit on the workers' PYTHONPATH only), against local grading of the same batch.
+
+Every process runs outside the kit's folder with a bounded life (`timeout`), and is killed at the end.
+The batch is one example (undertrained.zip, 300 iterations) and two short variants of the solution.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import variants
+
+from autograder import batch, cli, cluster
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+DASK = Path(sys.executable).with_name("dask")
+LIFE_S = 600  # no process started here outlives this
+
+
+class Process:
+    """One dask process in its own session (so that it and its children can be ended together)."""
+
+    def __init__(self, args: list[str], cwd: Path, kit: bool):
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MPLBACKEND")}
+        if kit:
+            env["PYTHONPATH"] = str(ROOT)
+        self.log = cwd / f"{args[0]}-{time.monotonic_ns()}.log"
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(["timeout", str(LIFE_S), str(DASK), *args], cwd=cwd, env=env,
+                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+
+class Cluster:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.file = folder / "scheduler.json"
+        self.processes: list[Process] = []
+        self.scheduler = self.start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                     "--scheduler-file", str(self.file)], kit=False)
+        deadline = time.monotonic() + 60
+        while not self.file.is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert self.file.is_file(), self.scheduler.log.read_text()
+        time.sleep(0.2)
+        self.address = json.loads(self.file.read_text())["address"]
+        assert self.address.startswith("tcp://127.0.0.1:")
+
+    def start(self, args: list[str], kit: bool) -> Process:
+        process = Process(args, self.folder, kit)
+        self.processes.append(process)
+        return process
+
+    def worker(self, kit: bool = True) -> Process:
+        name = f"worker-{len(self.processes)}"
+        process = self.start(["worker", "--scheduler-file", str(self.file), "--host", "127.0.0.1", "--nthreads",
+                              "1", "--no-dashboard", "--death-timeout", "60", "--name", name], kit=kit)
+        process.name = name
+        return process
+
+    def close(self) -> None:
+        for process in reversed(self.processes):
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def submissions(tmp_path_factory):
+    solution = variants.load_solution()
+    model, train = variants.configs(solution)
+    quick = {**train, "n_iters": 60}
+    subs = tmp_path_factory.mktemp("subs")
+    shutil.copy(ROOT / "examples" / "submissions" / "undertrained.zip", subs)
+    variants.write(subs / "good", solution, model, quick, as_zip=True)
+    wrong = variants.replace(solution, "D_KL", "def D_KL(mu, logvar):\n    return mu.sum()\n")
+    variants.write(subs / "wrong_kl", wrong, model, quick, as_zip=True)
+    return subs
+
+
+@pytest.fixture(scope="module")
+def local(submissions, tmp_path_factory):
+    out = tmp_path_factory.mktemp("local")
+    batch.grade_all(submissions, out, workers=2, progress=False, cache=False)
+    return out
+
+
+@pytest.fixture
+def make_cluster(tmp_path):
+    made = []
+
+    def make(name: str = "cluster") -> Cluster:
+        made.append(Cluster(tmp_path / name))
+        return made[-1]
+
+    yield make
+    for c in made:
+        c.close()
+
+
+def gradebook(out: Path) -> str:
+    return (out / "gradebook.csv").read_text(encoding="utf-8")
+
+
+def scores(out: Path) -> dict:
+    return {p.parent.name: [(t["number"], t["score"]) for t in json.loads(p.read_text())["tests"]]
+            for p in sorted(out.glob("*/results.json"))}
+
+
+def test_the_documented_setup_grades_as_local_grading_does(submissions, local, make_cluster, tmp_path):
+    c = make_cluster()  # the scheduler has no kit: it must not need one
+    c.worker(), c.worker()
+    out = tmp_path / "dask"
+    assert cli.main(["grade-all", str(submissions), "--out", str(out), "--scheduler", c.address]) == 0
+    assert gradebook(out) == gradebook(local)
+    assert scores(out) == scores(local)
+    assert "graded" in gradebook(out) and "autograder failed" not in gradebook(out)
+    assert scores(local)["wrong_kl"] != scores(local)["good"]
+
+
+def test_no_worker_or_a_worker_without_the_kit_stops_with_a_clear_message(submissions, make_cluster, tmp_path,
+                                                                           monkeypatch, capsys):
+    monkeypatch.setattr(cluster, "WORKER_WAIT_S", 5.0)
+    c = make_cluster()
+    start = time.monotonic()
+    assert cli.main(["grade-all", str(submissions), "--out", str(tmp_path / "none"), "--scheduler", c.address]) == 2
+    assert time.monotonic() - start < 40
+    err = capsys.readouterr().err
+    assert "no Dask worker joined the scheduler" in err and "within 5 s" in err and "dask worker" in err
+
+    bare = c.worker(kit=False)
+    with pytest.raises(cluster.ClusterError) as caught:
+        batch.grade_all(submissions, tmp_path / "nokit", scheduler=c.address, progress=False)
+    message = str(caught.value)
+    assert "cannot import the kit" in message and "No module named 'autograder'" in message
+    assert "PYTHONPATH" in message and "tcp://127.0.0.1:" in message
+    assert not list((tmp_path / "nokit").glob("*/results.json"))  # nothing graded by half
+    bare.kill()
+
+
+def test_an_unreachable_scheduler_is_named(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cluster, "WORKER_WAIT_S", 3.0)
+    out = tmp_path / "out"
+    assert cli.main(["grade-all", str(tmp_path), "--out", str(out), "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    assert "could not reach the Dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_a_worker_that_dies_mid_batch_loses_no_grade(submissions, local, make_cluster, tmp_path):
+    from dask.distributed import Client
+
+    c = make_cluster()
+    workers = [c.worker(), c.worker()]
+    out = tmp_path / "dask"
+    graded = threading.Thread(target=batch.grade_all, args=(submissions, out),
+                              kwargs={"scheduler": c.address, "progress": False})
+    graded.start()
+    killed = None
+    with Client(c.address, timeout="30s") as watcher:
+        deadline = time.monotonic() + 120
+        while killed is None and time.monotonic() < deadline:
+            busy = [w for w, tasks in watcher.processing().items() if tasks]
+            if busy:
+                name = watcher.scheduler_info(n_workers=-1)["workers"][busy[0]]["name"]
+                killed = next(w for w in workers if w.name == name)
+                time.sleep(1.0)  # let it get well into its grading
+                killed.kill()  # the whole machine, as it were: the nanny and its worker
+            time.sleep(0.2)
+    assert killed is not None, "no worker was seen grading"
+    graded.join(timeout=400)
+    assert not graded.is_alive()
+    assert scores(out) == scores(local)  # every submission graded, by the worker that was left
+    assert gradebook(out) == gradebook(local)
+
