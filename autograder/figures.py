@@ -51,6 +51,8 @@ def render_samples_png(samples: Any, path: str | os.PathLike | None = None) -> b
 
 def render_curves_png(curves: dict[str, Any]) -> bytes:
     """The re-training's learning curves (rec, prior, total), x = index * every; log y past one decade."""
+    from HW7_utils import curve_scale
+
     every = max(1, int(curves.get("every") or 1))
     n = curves.get("n")
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
@@ -58,8 +60,7 @@ def render_curves_png(curves: dict[str, Any]) -> bytes:
         values = np.asarray([np.nan if v is None else v for v in curves.get(key) or []], dtype=float)
         ax.plot(np.arange(len(values)) * every, values, lw=1)
         finite = values[np.isfinite(values)]
-        if finite.size and finite.min() > 0 and finite.max() / finite.min() > 10:
-            ax.set_yscale("log")
+        ax.set_yscale(curve_scale(finite))
         ax.set_title(f"{name}: {finite[-1]:.3g}" if finite.size else name)
         ax.set_xlabel("iteration")
         if isinstance(n, (int, float)) and n > 0:
