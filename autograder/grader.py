@@ -19,14 +19,13 @@ from autograder.results import Results, TestResult
 from autograder.sandbox import Budget, Child, Outcome
 
 DATA_FILE = KIT_ROOT / "data" / "airfoils.npz"
-GRADED_PARTS = NUMBERS
 
 
 class _Grading:
     cache = None  # a cache.Store when the grading may reuse earlier outcomes
 
     def __init__(self, source: Path, workdir: Path, data_file: Path, parallel: bool,
-                 parts: tuple[str, ...] = GRADED_PARTS, warm: Child | None = None):
+                 parts: tuple[str, ...] = NUMBERS, warm: Child | None = None):
         self.results = Results()
         self.warm = warm  # a re-training child started before the intake, already importing torch
         self.parts = parts
@@ -141,7 +140,7 @@ def _failed(by_part: dict[str, list[TestResult]], part: str) -> bool:
 
 
 def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: str | Path = DATA_FILE,
-          parallel: bool = True, parts: tuple[str, ...] = GRADED_PARTS, cache_dir: str | Path | None = None) -> Results:
+          parallel: bool = True, parts: tuple[str, ...] = NUMBERS, cache_dir: str | Path | None = None) -> Results:
     """Grade one submission; write ``out_dir/results.json`` if given. Never raises for a bad submission.
 
     ``parts`` selects a subset of the parts (tests use it to skip the re-training).  ``cache_dir``:

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 
 from . import cells, intake, parts
 
-PARTS = parts.NUMBERS
-
 
 @dataclass
 class Readiness:
@@ -36,7 +34,7 @@ def assess(sub: intake.Submission, code: cells.GradedCode | None) -> Readiness:
     ready = Readiness(notes=list(sub.notes))
     if sub.problems.get("notebook") or code is None:
         problem = sub.problems.get("notebook") or "the notebook could not be read"
-        ready.blocked = dict.fromkeys(PARTS, problem)
+        ready.blocked = dict.fromkeys(parts.NUMBERS, problem)
         return ready
     ready.notes.append("Graded cells found:\n" + cells.describe(code))
     ready.notes += code.notes + code.forbidden_imports
