@@ -79,12 +79,9 @@ def _child_threads() -> dict[str, Any]:
 
 def _isolation() -> str:
     """How the child is isolated here (a stricter sandbox may observe a different outcome)."""
-    from autograder import sandbox
+    from autograder import isolation
 
-    try:
-        return sandbox.isolation_summary()
-    except Exception:  # its shape changed: sandbox.py's digest in the key still covers it
-        return "unknown"
+    return isolation.current().summary
 
 
 def environment(data_file: Path) -> dict[str, Any]:

@@ -87,7 +87,10 @@ def test_any_change_to_what_the_child_runs_with_misses(tmp_path, monkeypatch, wh
     elif what == "threads":
         monkeypatch.setattr(sandbox, "_clean_env", lambda scratch: {"OMP_NUM_THREADS": "2"})
     elif what == "isolation":  # e.g. a stricter sandbox, where some code behaves differently
-        monkeypatch.setattr(sandbox, "isolation_summary", lambda: "separate process, bubblewrap")
+        from autograder import isolation
+
+        stricter = isolation.Isolation("bubblewrap", True, "separate process, bubblewrap sandbox")
+        monkeypatch.setattr(isolation, "current", lambda: stricter)
     else:
         changed = {"child file": copies["harness"], "reference": copies["reference"], "data": copies["data"]}[what]
         with open(changed, "ab") as handle:
