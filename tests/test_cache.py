@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import variants
 
-from autograder import cache, checks, cli, grader, isolation, sandbox
+from autograder import cache, checks, cli, grader, sandbox
 from autograder.grader import grade
 from autograder.sandbox import Outcome
 
@@ -87,7 +87,9 @@ def test_any_change_to_what_the_child_runs_with_misses(tmp_path, monkeypatch, wh
     elif what == "threads":
         monkeypatch.setattr(sandbox, "_clean_env", lambda scratch: {"OMP_NUM_THREADS": "2"})
     elif what == "isolation":  # e.g. a stricter sandbox, where some code behaves differently
-        stricter = isolation.Isolation("bubblewrap", True, "separate process, bubblewrap")
+        from autograder import isolation
+
+        stricter = isolation.Isolation("bubblewrap", True, "separate process, bubblewrap sandbox")
         monkeypatch.setattr(isolation, "current", lambda: stricter)
     else:
         changed = {"child file": copies["child"], "reference": copies["reference"], "data": copies["data"]}[what]
