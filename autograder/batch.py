@@ -10,7 +10,6 @@ Layouts accepted (detected in this order):
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import tempfile
@@ -22,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from autograder import limits
 from autograder.cache import FOLDER_NAME
 from autograder.results import Results
+from autograder.rows import load_row
 
 if TYPE_CHECKING:
     from autograder.lms import Roster
@@ -113,7 +114,7 @@ def expected_cost(job: Job) -> int:
         if job.path.suffix.lower() == ".zip":
             with zipfile.ZipFile(job.path) as zf:
                 info = next(i for i in zf.infolist() if i.filename.endswith("train_config.yaml"))
-                if info.file_size > 65536:
+                if info.file_size > limits.YAML_MAX_BYTES:
                     return 0
                 with tempfile.NamedTemporaryFile(suffix=".yaml") as tmp:
                     tmp.write(zf.read(info))
@@ -157,10 +158,6 @@ def _grade_local(job: Job, cache_dir: Path | None = None) -> dict[str, Any]:
     return grade(job.path, parallel=False, cache_dir=cache_dir).to_gradescope()
 
 
-def _status(results: dict) -> str:
-    return "autograder failed" if any(t.get("name") == "Autograder failed" for t in results.get("tests", [])) else "graded"
-
-
 def grade_all(submissions: str | Path, out: str | Path, workers: int | None = None, force: bool = False,
               scheduler: str | None = None, progress: bool = True, roster: str | Path | None = None,
               notes: list[str] | None = None, strict: bool = False,
@@ -191,11 +188,7 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
     bar = tqdm(total=len(todo), desc="grading", unit="sub", disable=not progress)
 
     def record(job: Job, results: dict) -> None:
-        folder = out / job.id
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / ".results.json.tmp"
-        tmp.write_text(json.dumps(results, indent=2, allow_nan=False), encoding="utf-8")
-        os.replace(tmp, folder / "results.json")
+        Results.from_dict(results).write(out / job.id / "results.json")  # the one writer of results.json
         bar.update(1)
 
     def failed(job: Job, exc: BaseException) -> dict:
@@ -217,16 +210,8 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
                 except Exception as exc:
                     record(job, failed(job, exc))
     bar.close()
-    rows = []
-    for job in jobs:
-        path = out / job.id / "results.json"
-        try:
-            results = json.loads(path.read_text(encoding="utf-8"))
-            status = _status(results)
-        except (OSError, ValueError):
-            results, status = {}, "error"
-        rows.append({"id": job.id, "name": job.name, "email": job.email, "sid": job.sid, "status": status,
-                     "results": results, "results_path": str(path)})
+    rows = [load_row(out / job.id / "results.json", job.id, name=job.name, email=job.email, sid=job.sid)
+            for job in jobs]
     write_pages(rows, jobs, out, course, roster, class_roster, notes)
     return rows
 

@@ -1,8 +1,8 @@
 """The file-system sandbox of a child on Linux, built with bubblewrap (`bwrap`).
 
 Inside, the child sees the system (``/usr``, ``/etc`` and the ``/lib`` links), the Python environment
-and the three files it needs (harness, HW7_utils, data) read-only, and its scratch folder as its only
-writable place: ``/tmp`` and ``/dev/shm`` are its own ``scratch/tmp`` (on disk, so no in-memory file
+and what it needs (its code in ``child/``, HW7_utils, the data) read-only, and its scratch folder as its
+only writable place: ``/tmp`` and ``/dev/shm`` are its own ``scratch/tmp`` (on disk, so no in-memory file
 system can fill the machine's memory), the rest of the file system is read-only.  There is no
 network, it has its own PID, IPC and UTS namespaces, no capabilities, and it dies with the grader.
 The user's home, the kit's folder (the solution, the grader's source), other submissions and the

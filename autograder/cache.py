@@ -28,14 +28,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from autograder import KIT_ROOT, limits
+from autograder import limits, sandbox
 from autograder.sandbox import Outcome
 
 FORMAT = 1  # bump when an entry's layout or the meaning of an outcome changes
 FOLDER_NAME = ".cache"
-# What the child runs: the files `sandbox.prepare_scratch` copies (tests check the two agree), and
-# the modules that set its environment and limits.
-CHILD_FILES = (Path(__file__).with_name("harness.py"), KIT_ROOT / "HW7_utils.py")
+# What the child runs: the files `sandbox.prepare_scratch` copies (the one list, sandbox.CHILD_FILES),
+# and the modules that set its environment and limits.
+CHILD_FILES = sandbox.CHILD_FILES
 RUNNER_FILES = (Path(__file__).with_name("sandbox.py"), Path(__file__).with_name("limits.py"))
 REFERENCE_FILE = Path(__file__).with_name("quality_reference.npz")
 ENTRY_MAX_BYTES = limits.OUTCOME_BYTES * 2 + 2**16  # an outcome's message, re-encoded, and its tail
@@ -67,9 +67,7 @@ def _torch_version() -> str:
 
 
 def _child_threads() -> dict[str, Any]:
-    """The thread counts the sandbox gives the child (the harness also pins torch to one thread)."""
-    from autograder import sandbox
-
+    """The thread counts the sandbox gives the child (the child also pins torch to one thread)."""
     try:
         child_env = sandbox._clean_env(Path("/"))
     except Exception:  # its shape changed: sandbox.py's digest in the key still covers it

@@ -12,13 +12,10 @@ import ast
 import re
 from dataclasses import dataclass, field
 
+from . import parts
+
 TAG = re.compile(r"^\s*#\s*AUTOGRADED\b", re.IGNORECASE)
-NAMES_BY_PART = {
-    "1.4": ("D_KL",),
-    "2.1": ("Encoder", "Decoder", "VAE"),
-    "2.2": ("train_VAE",),
-    "2.3": ("model_config", "train_config"),
-}
+NAMES_BY_PART = {part.number: part.names for part in parts.PARTS}
 ALL_NAMES = tuple(n for names in NAMES_BY_PART.values() for n in names)
 
 # The fixed import cell: module -> the names a cell may bind from it.
@@ -29,7 +26,7 @@ ALLOWED_IMPORTS = {
 }
 
 # What the grader itself imports for every child, as the notebook's locked import cell does
-# (`plt` is bound by the harness to a stand-in that imports pyplot on first use: 0.8 s saved per part).
+# (`plt` is bound by the child to a stand-in that imports pyplot on first use: 0.8 s saved per part).
 IMPORT_PRELUDE = """\
 from typing import Sequence, Tuple, Union
 from tqdm import tqdm
@@ -60,9 +57,6 @@ class GradedCode:
     where: dict[str, int]  # name -> cell index that defines it (the last definition wins)
     forbidden_imports: list[str]
     notes: list[str]
-
-    def found(self, part: str) -> list[str]:
-        return [n for n in NAMES_BY_PART[part] if n in self.where]
 
     def missing(self, part: str) -> list[str]:
         return [n for n in NAMES_BY_PART[part] if n not in self.where]

@@ -57,9 +57,26 @@ def _check(args) -> int:
 
 
 def _score_samples(args) -> int:
-    from autograder.sample_quality import main_score_samples
+    """Print the 2.3 report of a saved array (or one JSON object); 2 when the file is no .npy array."""
+    import json
 
-    return main_score_samples([str(args.samples)] + (["--json"] if args.json else []))
+    import numpy as np
+
+    from autograder.sample_quality import score
+
+    try:
+        samples = np.load(args.samples, allow_pickle=False)
+    except Exception as exc:
+        print(f"score-samples: cannot read {args.samples} as a .npy array ({type(exc).__name__}: {exc})",
+              file=sys.stderr)
+        return 2
+    if not isinstance(samples, np.ndarray):  # an .npz archive
+        samples.close()
+        print(f"score-samples: {args.samples} is an .npz archive; save one array with np.save", file=sys.stderr)
+        return 2
+    report = score(samples)
+    print(json.dumps(report.to_dict(), allow_nan=False) if args.json else report.summary())
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

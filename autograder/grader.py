@@ -13,25 +13,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from autograder import KIT_ROOT, cache, cells, checks, intake, isolation, limits, readiness
-from autograder.results import PART_NAMES, PART_POINTS, Results, TestResult
+from autograder.checks.table import zero as _zero_tests
+from autograder.parts import NUMBERS, QUICK, RETRAINED, RUN_BY_RETRAINING
+from autograder.results import Results, TestResult
 from autograder.sandbox import Budget, Child, Outcome
 
 DATA_FILE = KIT_ROOT / "data" / "airfoils.npz"
-GRADED_PARTS = readiness.PARTS
-
-
-def _zero_tests(part: str, message: str) -> list[TestResult]:
-    if part == "2.3":
-        return [TestResult(PART_NAMES["2.3"], "2.3", PART_POINTS["2.3"], 0.0, message)]
-    return [TestResult(name, number, points, 0.0, message, visibility)
-            for number, name, points, visibility in checks.TEST_NAMES[part]]
 
 
 class _Grading:
     cache = None  # a cache.Store when the grading may reuse earlier outcomes
 
     def __init__(self, source: Path, workdir: Path, data_file: Path, parallel: bool,
-                 parts: tuple[str, ...] = GRADED_PARTS, warm: Child | None = None):
+                 parts: tuple[str, ...] = NUMBERS, warm: Child | None = None):
         self.results = Results()
         self.warm = warm  # a re-training child started before the intake, already importing torch
         self.parts = parts
@@ -45,13 +39,13 @@ class _Grading:
 
     def job(self, part: str, **extra) -> dict:
         """Everything that decides a child run's outcome (its budget included)."""
-        wall = limits.TEST_WALL_S if part != "2.3" else limits.TRAIN_WALL_S * (
+        wall = limits.TEST_WALL_S if part != RETRAINED else limits.TRAIN_WALL_S * (
             limits.FALLBACK_SHARE if extra.get("use_reference_loop") else 1)
         return {
             "part": part, "prelude": cells.IMPORT_PRELUDE, "wall_s": wall,
             "cells": [{"index": c.index, "source": c.source} for c in self.code.cells if c.source],
             "model_config": self.sub.model_config, "train_config": self.sub.train_config,
-            "memory_gb": limits.MEMORY_BYTES // 2**30, "file_mb": limits.FILE_BYTES // 2**20,
+            "memory_gb": limits.MEMORY_BYTES // 2**30, "file_mb": limits.FILE_BYTES // 2**20, "cell_s": limits.CELL_S,
             **checks.job_for(part), **extra,
         }
 
@@ -62,7 +56,7 @@ class _Grading:
         return self._run_child(part, job, cancel, extra)
 
     def _run_child(self, part: str, job: dict, cancel: threading.Event | None, extra: dict) -> Outcome:
-        if part == "2.3" and not extra and self.warm is not None:
+        if part == RETRAINED and not extra and self.warm is not None:
             child, self.warm = self.warm, None  # started with the same budget, TRAIN_WALL_S
         else:
             scratch = self.workdir / f"part-{part}{'-again' if extra else ''}"
@@ -70,17 +64,17 @@ class _Grading:
         return child.run(job, cancel)
 
     def grade(self) -> Results:
-        quick = [p for p in ("1.4", "2.1", "2.2") if p in self.parts and p not in self.blocked]
-        retrain = "2.3" in self.parts and "2.3" not in self.blocked
+        quick = [p for p in QUICK if p in self.parts and p not in self.blocked]
+        retrain = RETRAINED in self.parts and RETRAINED not in self.blocked
         cancel = threading.Event()
         with ThreadPoolExecutor(max_workers=2 if self.parallel else 1) as pool:
             # Re-training is the slow part: it starts first, with the student's own code, and the
             # quick tests run beside it.  If D_KL or train_VAE hangs there, on a tiny input, the
             # re-training (which runs them) would hang for its whole budget: it is stopped.
-            slow = pool.submit(self.run, "2.3", cancel) if retrain and self.parallel else None
+            slow = pool.submit(self.run, RETRAINED, cancel) if retrain and self.parallel else None
             outcomes = dict(zip(quick, pool.map(self.run, quick)))
-            by_part = {p: self._judge(p, outcomes.get(p)) for p in ("1.4", "2.1", "2.2") if p in self.parts}
-            hung = [p for p in ("1.4", "2.2") if p in outcomes and _ran_out_of_time(outcomes[p])]
+            by_part = {p: self._judge(p, outcomes.get(p)) for p in QUICK if p in self.parts}
+            hung = [p for p in RUN_BY_RETRAINING if p in outcomes and _ran_out_of_time(outcomes[p])]
             if slow is not None and hung:
                 cancel.set()
                 slow.result()
@@ -88,10 +82,11 @@ class _Grading:
                 from autograder import sample_quality
 
                 sample_quality.load_reference()  # load the frozen statistics while the model trains
-                own = None if hung else slow.result() if slow is not None else self.run("2.3")
-                by_part["2.3"] = self._judge_samples(own, [p for p in ("1.4", "2.2") if _failed(by_part, p)], hung)
-        if "2.3" in self.parts and not retrain:
-            by_part["2.3"] = _zero_tests("2.3", self.blocked["2.3"])
+                own = None if hung else slow.result() if slow is not None else self.run(RETRAINED)
+                lost = [p for p in RUN_BY_RETRAINING if _failed(by_part, p)]
+                by_part[RETRAINED] = self._judge_samples(own, lost, hung)
+        if RETRAINED in self.parts and not retrain:
+            by_part[RETRAINED] = _zero_tests(RETRAINED, self.blocked[RETRAINED])
         for part in self.parts:
             for test in by_part[part]:
                 self.results.add(test)
@@ -107,10 +102,10 @@ class _Grading:
         if not outcome.ok:
             return _zero_tests(part, f"Part {part} got no points because {outcome.cause}.")
         errors = self._cell_errors(outcome)
-        if errors and part == "1.4":
+        if errors and part == QUICK[0]:  # said once, in the notes, rather than in every part
             self.results.notes.append("Errors while running the graded cells:\n" + "\n".join(errors))
         try:
-            tests = checks.JUDGES[part](outcome.payload["observations"])
+            tests = checks.judge(part, outcome.payload["observations"])
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             return _zero_tests(part, f"The results of part {part} could not be read ({type(exc).__name__}); "
                                      "did your code print to or close the grader's channel?")
@@ -131,7 +126,7 @@ class _Grading:
 
         own = retrain.judge(own_outcome) if own_outcome is not None else retrain.hung_in_tests(hung)
         why = retrain.second_training_reason(own, lost)
-        reference = retrain.judge(self.run("2.3", **retrain.REFERENCE_RUN), reference_run=True) if why else None
+        reference = retrain.judge(self.run(RETRAINED, **retrain.REFERENCE_RUN), reference_run=True) if why else None
         return retrain.keep_better(own, reference, why, self.results)
 
 
@@ -145,7 +140,7 @@ def _failed(by_part: dict[str, list[TestResult]], part: str) -> bool:
 
 
 def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: str | Path = DATA_FILE,
-          parallel: bool = True, parts: tuple[str, ...] = GRADED_PARTS, cache_dir: str | Path | None = None) -> Results:
+          parallel: bool = True, parts: tuple[str, ...] = NUMBERS, cache_dir: str | Path | None = None) -> Results:
     """Grade one submission; write ``out_dir/results.json`` if given. Never raises for a bad submission.
 
     ``parts`` selects a subset of the parts (tests use it to skip the re-training).  ``cache_dir``:
@@ -157,7 +152,7 @@ def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: s
             workdir = Path(tmp)
             workdir.chmod(0o755)
             warm = None
-            if parallel and "2.3" in parts:  # start the slow part's interpreter while the intake runs
+            if parallel and RETRAINED in parts:  # start the slow part's interpreter while the intake runs
                 warm = Child(workdir / "part-2.3", Path(data_file), Budget(wall_s=limits.TRAIN_WALL_S))
             try:
                 grading = _Grading(Path(source), workdir, Path(data_file), parallel, parts, warm)
@@ -180,7 +175,7 @@ def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: s
     return results
 
 
-PUBLIC_TESTS = {"1.4.1", "2.1.1", "2.1.3", "2.1.5", "2.2.1"}
+PUBLIC_TESTS = set(checks.table.PUBLIC)
 
 
 def check(source: str | Path, data_file: str | Path = DATA_FILE) -> int:
@@ -194,11 +189,11 @@ def check(source: str | Path, data_file: str | Path = DATA_FILE) -> int:
             print(f"Checking {source}")
             for note in grading.results.notes:
                 print(note)
-            todo = [p for p in ("1.4", "2.1", "2.2") if p not in grading.blocked]
+            todo = [p for p in QUICK if p not in grading.blocked]
             with ThreadPoolExecutor(max_workers=2) as pool:
                 outcomes = dict(zip(todo, pool.map(grading.run, todo)))
             print("\nPublic tests (the hidden tests and the re-training run after you submit):")
-            for part in ("1.4", "2.1", "2.2"):
+            for part in QUICK:
                 for test in grading._judge(part, outcomes.get(part)):
                     if test.number in PUBLIC_TESTS:
                         mark = "PASS" if test.passed else "FAIL"

@@ -168,8 +168,8 @@ def validate_model_config(cfg: Any) -> list[str]:
             continue
         values = value if isinstance(value, list) else [value]
         for v in values:
-            if _is_int(v) and not 0 < v <= 8192:
-                errors.append(f"{key} has a layer size of {v}; sizes must be between 1 and 8192")
+            if _is_int(v) and not 0 < v <= limits.LAYER_SIZE_MAX:
+                errors.append(f"{key} has a layer size of {v}; sizes must be between 1 and {limits.LAYER_SIZE_MAX}")
     return errors
 
 

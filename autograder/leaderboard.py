@@ -11,7 +11,7 @@ import math
 from html import escape
 from typing import Any
 
-from autograder.results import PART_POINTS
+from autograder import parts
 
 POINTS, DISTINCT, NOISE = "2.3 points", "Distinct airfoils (of 24)", "Noise amplitude"
 
@@ -94,7 +94,7 @@ def board_html(rows: list[dict[str, Any]], show_names: bool) -> str:
     for item in items:
         noise = "not measurable" if item["noise"] is None else f"{item['noise']:.1e}"
         out.append(f'<tr><td class="num">{item["rank"]}</td><td>{escape(item["who"])}</td>'
-                   f'<td class="num">{item["points"]:g} / {PART_POINTS["2.3"]:g}</td><td class="num">{item["distinct"]:.1f}</td>'
+                   f'<td class="num">{item["points"]:g} / {parts.POINTS[parts.RETRAINED]:g}</td><td class="num">{item["distinct"]:.1f}</td>'
                    f'<td class="num">{noise}</td></tr>')
     out.append("</table>")
     return "\n".join(out)

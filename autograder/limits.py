@@ -5,10 +5,12 @@ N_ITERS_MAX = 20_000
 BATCH_SIZE_MIN, BATCH_SIZE_MAX = 1, 1597
 RUNNING_AVG_WINDOW_MAX = 10_000
 INPUT_SIZE, LATENT_SIZE = 200, 10
+LAYER_SIZE_MAX = 8192  # model_config.yaml: the largest hidden layer
 
 # Each part runs in its own child process with these budgets.
 TEST_WALL_S = 30.0  # parts 1.4, 2.1, 2.2 (they take 2 to 5 s)
 TRAIN_WALL_S = 600.0  # part 2.3: re-training the student's model (10 minutes)
+CELL_S = 20  # defining one graded cell's contents (a loop in a class body, say); sent in the job
 # Part 2.3's second training, with the grader's reference loop and KL (only when the first gave no model,
 # or 1.4/2.2 lost points and the samples are below full marks), gets this share of TRAIN_WALL_S: the
 # worst case for one submission is TRAIN_WALL_S * (1 + FALLBACK_SHARE), 15 minutes.

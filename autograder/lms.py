@@ -120,7 +120,8 @@ def _submission_keys(row: dict[str, Any]) -> set[str]:
 
 def _score(row: dict[str, Any]) -> str | None:
     """The autograded total as Canvas should import it, or None when grading failed (left blank)."""
-    from autograder.reports import _num, total
+    from autograder.pages import num as _num
+    from autograder.rows import total
 
     return _num(total(row)) if row.get("status") == "graded" else None
 
@@ -141,7 +142,7 @@ def _from_submissions(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
 def canvas_csv(rows: list[dict[str, Any]], path: str | os.PathLike, column: str, points: float,
                roster: Roster | None = None) -> Reconciliation:
     """Write Canvas's gradebook-import CSV of the autograded totals; say what did not match."""
-    from autograder.reports import _num
+    from autograder.pages import num as _num
 
     result = Reconciliation(problems=list(roster.problems) if roster else [])
     if roster is None:

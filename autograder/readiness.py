@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import cells, intake
-
-PARTS = ("1.4", "2.1", "2.2", "2.3")
-RETRAIN_NEEDS = ("VAE",)  # part 2.3 builds VAE(**model_config); the loop and D_KL have fallbacks
+from . import cells, intake, parts
 
 
 @dataclass
@@ -37,7 +34,7 @@ def assess(sub: intake.Submission, code: cells.GradedCode | None) -> Readiness:
     ready = Readiness(notes=list(sub.notes))
     if sub.problems.get("notebook") or code is None:
         problem = sub.problems.get("notebook") or "the notebook could not be read"
-        ready.blocked = dict.fromkeys(PARTS, problem)
+        ready.blocked = dict.fromkeys(parts.NUMBERS, problem)
         return ready
     ready.notes.append("Graded cells found:\n" + cells.describe(code))
     ready.notes += code.notes + code.forbidden_imports
@@ -53,17 +50,18 @@ def assess(sub: intake.Submission, code: cells.GradedCode | None) -> Readiness:
         else:
             ready.notes.append(problem)
     blocked = ready.blocked
-    if sub.model_config is None:
-        blocked["2.1"] = blocked["2.3"] = sub.problems["model_config"]
-    if sub.train_config is None:
-        blocked["2.3"] = blocked.get("2.3") or sub.problems["train_config"]
-    for part in PARTS:
-        missing = ([n for n in RETRAIN_NEEDS if n in code.missing("2.1")] if part == "2.3"
-                   else code.missing(part))
-        if not missing or part in blocked:
+    for part in parts.PARTS:  # VAE(**model_config) is built in 2.1's tests and trained in the re-training
+        if sub.model_config is None and (part.retrains or "VAE" in part.names):
+            blocked[part.number] = sub.problems["model_config"]
+        if sub.train_config is None and part.retrains:
+            blocked[part.number] = blocked.get(part.number) or sub.problems["train_config"]
+    for part in parts.PARTS:
+        names = part.also_needs if part.retrains else part.names
+        missing = [n for n in names if n not in code.where]
+        if not missing or part.number in blocked:
             continue
-        if part == "2.1" and len(missing) < len(cells.NAMES_BY_PART[part]):
-            ready.partly_missing[part] = _missing_message(missing, code)  # each test needs only some names
+        if part.credit_by_names and len(missing) < len(part.names):
+            ready.partly_missing[part.number] = _missing_message(missing, code)
         else:
-            blocked[part] = _missing_message(missing, code)
+            blocked[part.number] = _missing_message(missing, code)
     return ready

@@ -1,193 +1,33 @@
-"""Views of graded results: a feedback page per student, a gradebook CSV, a summary page.
+"""The student's feedback page and the gradebook CSV, from the rows of the graded submissions (rows.py).
 
-No grading happens here: every number comes from results.json (``Results.to_gradescope()``).
-A *row* is one submission: ``{"id", "name", "email", "status", "results", "results_path"}`` where
-``status`` is "graded", "autograder failed" or "error" and ``results`` is the results.json dict
-(``None`` or ``{}`` for an error row, whose optional ``"message"`` says what went wrong).
+No grading happens here: every number comes from results.json, read back into the results model.
 Pages are self-contained: inline CSS, figures as base64 PNG data URIs, nothing fetched.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
-import io
-import json
 import os
-import re
-from collections import Counter, defaultdict
-from functools import lru_cache
+from collections import Counter
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import matplotlib
+from autograder import parts
+from autograder.figures import render_curves_png, render_noise_png, render_samples_png
+from autograder.pages import MARKS, figure, num, page
+from autograder.results import TestResult
+from autograder.rows import part_scores, tests_of, total
+from autograder.summary import summary_html
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402 (after choosing a non-interactive backend)
-import numpy as np  # noqa: E402
-
-from autograder import isolation  # noqa: E402
-from autograder.results import PART_NAMES, PART_POINTS  # noqa: E402
-
-STATUSES = ("graded", "autograder failed", "error")
-MAX_TOTAL = sum(PART_POINTS.values())
-DPI = 90
-CURVE_NAMES = (("rec", "reconstruction"), ("prior", "prior (KL)"), ("total", "total"))
-MARKS = {"passed": "&#10003;", "failed": "&#10007;"}  # a shape as well as a colour: readable without colour
-
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;margin:2em auto;
-padding:0 1em;color:#222}
-h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5em 0} th,td{border:1px solid #ddd;padding:.3em .6em;
-text-align:left;vertical-align:top} th{background:#f4f4f4} td.num{text-align:right;white-space:nowrap}
-pre{white-space:pre-wrap;word-break:break-word;background:#f7f7f7;padding:.5em;margin:.2em 0;font-size:.9em}
-.passed{color:#1a7f37} .failed{color:#c62828} td.passed,td.failed{white-space:nowrap} .muted{color:#666;font-size:.9em}
-.badge{display:inline-block;padding:.1em .5em;border-radius:.6em;background:#eee;font-size:.85em}
-img{max-width:100%}
-"""
-
-
-# ---------------------------------------------------------------------------------------------
-# Small pieces
-# ---------------------------------------------------------------------------------------------
-def _num(value: float) -> str:
-    """A score as people write it: 80, 72.5, 10.6."""
-    value = round(float(value), 4)
-    return str(int(value)) if value.is_integer() else repr(value)
-
-
-def _part(number: str) -> str:
-    return ".".join(str(number).split(".")[:2])
-
-
-def _tests(row: dict[str, Any]) -> list[dict[str, Any]]:
-    results = row.get("results") or {}
-    tests = results.get("tests") if isinstance(results, dict) else None
-    return [t for t in tests or [] if isinstance(t, dict)]
-
-
-def _score(test: dict[str, Any], key: str = "score") -> float:
-    try:
-        return float(test.get(key) or 0.0)
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def _passed(test: dict[str, Any]) -> bool:
-    return test.get("status") == "passed"
-
-
-def total(row: dict[str, Any]) -> float:
-    """The row's total: the sum of its tests' scores (0 for an error row)."""
-    if row.get("status") == "error":
-        return 0.0
-    return round(sum(_score(t) for t in _tests(row)), 4)
-
-
-def part_scores(row: dict[str, Any]) -> dict[str, float | None]:
-    """Each part's score, summed over its tests; None for a part with no test (not graded)."""
-    scores: dict[str, float | None] = dict.fromkeys(PART_POINTS)
-    if row.get("status") == "error":
-        return scores
-    for t in _tests(row):
-        part = _part(t.get("number", ""))
-        if part in scores:
-            scores[part] = round((scores[part] or 0.0) + _score(t), 4)
-    return scores
-
-
-def page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
-
-
-def _img(png: bytes, alt: str) -> str:
-    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
-
-
-def _figure(draw, alt: str) -> str:
-    """An embedded figure, or a note saying why it could not be drawn (a page never fails on one)."""
-    try:
-        return f"<p>{_img(draw(), alt)}</p>"
-    except Exception as exc:  # a malformed extra_data must not cost the student their page
-        plt.close("all")
-        return f'<p class="muted">The figure could not be drawn ({escape(type(exc).__name__)}: {escape(str(exc))}).</p>'
-
-
-def _png(fig, path: str | os.PathLike | None = None) -> bytes:
-    try:
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    finally:
-        plt.close(fig)
-    data = buffer.getvalue()
-    if path is not None:
-        Path(path).write_bytes(data)
-    return data
-
-
-# ---------------------------------------------------------------------------------------------
-# Figures
-# ---------------------------------------------------------------------------------------------
-@lru_cache(maxsize=4)
-def _airfoil_x(data_path: str) -> np.ndarray:
-    with np.load(data_path, allow_pickle=False) as data:
-        return data["x"].astype(float)
-
-
-def render_samples_png(samples: Any, path: str | os.PathLike | None = None) -> bytes:
-    """The generated airfoils (n, 200) on the dataset's x, 4 columns, as PNG bytes (also saved to path)."""
-    from HW7_utils import default_data_path, plot_airfoils
-
-    fig = plot_airfoils(_airfoil_x(str(default_data_path())), np.asarray(samples, dtype=float), ncols=4)
-    return _png(fig, path)
-
-
-def render_curves_png(curves: dict[str, Any]) -> bytes:
-    """The re-training's learning curves (rec, prior, total), x = index * every; log y past one decade."""
-    every = max(1, int(curves.get("every") or 1))
-    n = curves.get("n")
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-    for ax, (key, name) in zip(axes, CURVE_NAMES):
-        values = np.asarray([np.nan if v is None else v for v in curves.get(key) or []], dtype=float)
-        ax.plot(np.arange(len(values)) * every, values, lw=1)
-        finite = values[np.isfinite(values)]
-        if finite.size and finite.min() > 0 and finite.max() / finite.min() > 10:
-            ax.set_yscale("log")
-        ax.set_title(f"{name}: {finite[-1]:.3g}" if finite.size else name)
-        ax.set_xlabel("iteration")
-        if isinstance(n, (int, float)) and n > 0:
-            ax.set_xlim(0, n)
-        ax.grid(alpha=0.3)
-    return _png(fig)
-
-
-def render_noise_png(quality: dict[str, Any]) -> bytes:
-    """Each sample's equivalent noise amplitude (log scale) against the smooth and too-rough limits."""
-    sigma = np.asarray([np.nan if v is None else v for v in quality.get("sigma_eq") or []], dtype=float)
-    fig, ax = plt.subplots(figsize=(8, 2.6))
-    ok = np.isfinite(sigma) & (sigma > 0)
-    ax.plot(np.arange(len(sigma))[ok], sigma[ok], "o", color="tab:blue", ms=5)
-    for key, label, color in (("sigma_smooth", "smooth", "tab:green"), ("sigma_too", "too rough", "tab:red")):
-        if isinstance(quality.get(key), (int, float)) and quality[key] > 0:
-            ax.axhline(quality[key], color=color, ls="--", lw=1, label=f"{label} ({quality[key]:.1e})")
-    ax.set_yscale("log")
-    ax.set_xlabel("sample (invalid shapes have no point)")
-    ax.set_ylabel("noise amplitude")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="upper right")
-    return _png(fig)
+MAX_TOTAL = parts.MAX_TOTAL
 
 
 # ---------------------------------------------------------------------------------------------
 # The student's feedback page
 # ---------------------------------------------------------------------------------------------
-def _shown(test: dict[str, Any], include_after_published: bool) -> bool:
-    visibility = test.get("visibility", "visible")
+def _shown(test: TestResult, include_after_published: bool) -> bool:
+    visibility = test.visibility
     if visibility == "hidden":
         return False
     return include_after_published or visibility != "after_published"
@@ -212,10 +52,10 @@ def _quality_html(quality: dict[str, Any]) -> str:
         ("Diversity", f"D = {fmt('D', '.2f')}, spread ratio rho = {fmt('rho', '.2f')}"),
     ]
     table = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    parts = [f"<table>{table}</table>"]  # the reason and hint are in test 2.3's message already
+    blocks = [f"<table>{table}</table>"]  # the reason and hint are in test 2.3's message already
     if quality.get("sigma_eq"):
-        parts.append(_figure(lambda: render_noise_png(quality), "noise amplitude of each sample"))
-    return "\n".join(parts)
+        blocks.append(figure(lambda: render_noise_png(quality), "noise amplitude of each sample"))
+    return "\n".join(blocks)
 
 
 def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> str:
@@ -231,18 +71,18 @@ def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> 
     title = f"HW7 feedback: {name or ident}"
     out = [f"<h1>{escape(title)}</h1>",
            f'<p class="muted">Submission {escape(ident)} &middot; <span class="badge">{escape(str(status))}</span></p>',
-           f"<p><b>Total: {_num(total(row))} / {_num(MAX_TOTAL)}</b></p>"]
+           f"<p><b>Total: {num(total(row))} / {num(MAX_TOTAL)}</b></p>"]
     if status == "error":
         message = row.get("message") or "This submission could not be graded; ask your instructor."
         out.append(f"<pre>{escape(str(message))}</pre>")
         return page(title, "\n".join(out))
-    tests = _tests(row)
-    hidden = Counter(_part(t.get("number", "")) for t in tests if t.get("visibility") == "hidden")
+    tests = tests_of(row)
+    hidden = Counter(t.part for t in tests if t.visibility == "hidden")
     out.append("<h2>Parts</h2><table><tr><th>Part</th><th>What</th><th>Score</th></tr>")
     for part, score in part_scores(row).items():
         note = f' <span class="muted">(includes {hidden[part]} hidden test(s))</span>' if hidden[part] else ""
-        shown = "not graded" if score is None else f"{_num(score)} / {_num(PART_POINTS[part])}"
-        out.append(f'<tr><td>{part}</td><td>{escape(PART_NAMES[part])}</td><td class="num">{shown}{note}</td></tr>')
+        shown = "not graded" if score is None else f"{num(score)} / {num(parts.POINTS[part])}"
+        out.append(f'<tr><td>{part}</td><td>{escape(parts.NAMES[part])}</td><td class="num">{shown}{note}</td></tr>')
     out.append("</table>")
     if results.get("output"):
         out.append(f"<h2>Notes</h2><pre>{escape(str(results['output']))}</pre>")
@@ -250,20 +90,20 @@ def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> 
     for t in tests:
         if not _shown(t, include_after_published):
             continue
-        state = "passed" if _passed(t) else "failed"
-        out.append(f'<tr><td>{escape(str(t.get("number", "")))}</td><td>{escape(str(t.get("name", "")))}</td>'
-                   f'<td class="num">{_num(_score(t))} / {_num(_score(t, "max_score"))}</td>'
-                   f'<td class="{state}">{MARKS[state]} {state}</td><td><pre>{escape(str(t.get("output", "")))}</pre></td></tr>')
+        state = "passed" if t.passed else "failed"
+        out.append(f'<tr><td>{escape(t.number)}</td><td>{escape(t.name)}</td>'
+                   f'<td class="num">{num(t.score)} / {num(t.max_score)}</td>'
+                   f'<td class="{state}">{MARKS[state]} {state}</td><td><pre>{escape(t.output)}</pre></td></tr>')
     out.append("</table>")
     extra = results.get("extra_data") or {}
     if extra.get("samples"):
         out += ["<h2>Your model's 24 generated airfoils (re-trained by the grader)</h2>",
-                _figure(lambda: render_samples_png(extra["samples"]), "generated airfoils")]
+                figure(lambda: render_samples_png(extra["samples"]), "generated airfoils")]
     if isinstance(extra.get("curves"), dict):
         seconds = extra.get("train_seconds")
         took = f" ({seconds:g} s)" if isinstance(seconds, (int, float)) else ""
         out += [f"<h2>Learning curves of the re-training{took}</h2>",
-                _figure(lambda: render_curves_png(extra["curves"]), "learning curves")]
+                figure(lambda: render_curves_png(extra["curves"]), "learning curves")]
     if isinstance(extra.get("quality"), dict):
         out += ["<h2>Sample quality (part 2.3)</h2>", _quality_html(extra["quality"])]
     return page(title, "\n".join(out))
@@ -272,7 +112,7 @@ def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> 
 # ---------------------------------------------------------------------------------------------
 # The gradebook
 # ---------------------------------------------------------------------------------------------
-GRADEBOOK_COLUMNS = ("id", "name", "email", *PART_POINTS, "total", "max_total", "status")
+GRADEBOOK_COLUMNS = ("id", "name", "email", *parts.NUMBERS, "total", "max_total", "status")
 
 
 def gradebook_csv(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
@@ -294,113 +134,11 @@ def gradebook_csv(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
         writer = csv.writer(handle)
         writer.writerow(GRADEBOOK_COLUMNS)
         for row in rows:
-            parts = part_scores(row)
+            scores = part_scores(row)
             writer.writerow([row.get("id", ""), row.get("name", ""), row.get("email", ""),
-                             *("" if parts[p] is None else _num(parts[p]) for p in PART_POINTS),
-                             _num(total(row)), _num(MAX_TOTAL), row.get("status", "")])
+                             *("" if scores[p] is None else num(scores[p]) for p in parts.NUMBERS),
+                             num(total(row)), num(MAX_TOTAL), row.get("status", "")])
     return path
-
-
-# ---------------------------------------------------------------------------------------------
-# The instructor's summary
-# ---------------------------------------------------------------------------------------------
-_VARYING = re.compile(r"0x[0-9a-fA-F]+|[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?")
-
-
-def failure_cause(output: str) -> str:
-    """A failing test's first output line with the numbers that vary (values, cell numbers) as #."""
-    first = next((line.strip() for line in str(output).splitlines() if line.strip()), "(no message)")
-    return _VARYING.sub("#", first)
-
-
-def pass_rates(rows: list[dict[str, Any]]) -> list[tuple[str, str, int, int]]:
-    """(number, name, passed, total) per test, over the submissions whose results hold that test."""
-    names: dict[str, str] = {}
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for row in rows:
-        for t in _tests(row):
-            number = str(t.get("number", ""))
-            names.setdefault(number, str(t.get("name", "")))
-            counts[number][0] += _passed(t)
-            counts[number][1] += 1
-    order = sorted(counts, key=lambda n: [int(p) if p.isdigit() else p for p in n.split(".")])
-    return [(n, names[n], counts[n][0], counts[n][1]) for n in order]
-
-
-def failure_causes(rows: list[dict[str, Any]]) -> list[tuple[str, int, list[str]]]:
-    """(cause, count, test numbers) for every failing test, most common first."""
-    counts: Counter[str] = Counter()
-    numbers: dict[str, set[str]] = defaultdict(set)
-    for row in rows:
-        for t in _tests(row):
-            if not _passed(t):
-                cause = failure_cause(t.get("output", ""))
-                counts[cause] += 1
-                numbers[cause].add(str(t.get("number", "")))
-    return [(c, k, sorted(numbers[c])) for c, k in counts.most_common()]
-
-
-def _histogram_png(totals: list[float]) -> bytes:
-    fig, ax = plt.subplots(figsize=(7, 2.8))
-    ax.hist(totals, bins=np.arange(0, MAX_TOTAL + 5, 5), color="tab:blue", edgecolor="white")
-    ax.set_xlabel(f"total score (of {_num(MAX_TOTAL)})")
-    ax.set_ylabel("submissions")
-    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # counts, never 0.5
-    ax.set_xlim(0, MAX_TOTAL + 5)
-    return _png(fig)
-
-
-def summary_html(rows: list[dict[str, Any]], sections: list[str] | tuple[str, ...] = ()) -> str:
-    """The instructor's page: counts, a histogram of totals, pass rates, failures by cause, students.
-
-    ``sections`` (HTML, e.g. the leaderboard, the similarity and LMS notes) go before the students' table.
-    """
-    totals = [total(r) for r in rows]
-    statuses = Counter(str(r.get("status", "")) for r in rows)
-    out = ["<h1>HW7 grading summary</h1>",
-           f"<p><b>{len(rows)} submission(s)</b>: "
-           + ", ".join(f"{statuses[s]} {escape(s)}" for s in STATUSES if statuses[s]) + "</p>"]
-    if isolation_note := isolation.summary_note(rows):  # student code could reach the grader's account
-        out.append(f'<p class="failed" id="isolation-warning"><b>{escape(isolation_note)}</b></p>')
-    if totals:
-        out.append(f"<p>Mean {float(np.mean(totals)):.1f}, median {float(np.median(totals)):.1f} "
-                   f"of {_num(MAX_TOTAL)} (error rows count as 0).</p>")
-        out.append(_figure(lambda: _histogram_png(totals), "histogram of total scores"))
-    out.append("<h2>Pass rate per test</h2><table><tr><th>Test</th><th>Name</th><th>Passed</th><th>%</th></tr>")
-    for number, name, passed, n in pass_rates(rows):
-        out.append(f'<tr><td>{escape(number)}</td><td>{escape(name)}</td><td class="num">{passed}/{n}</td>'
-                   f'<td class="num">{100 * passed / n:.0f}%</td></tr>')
-    out.append("</table>")
-    out.append("<h2>Failures by cause</h2><table><tr><th>Count</th><th>Tests</th><th>First line (numbers as #)</th></tr>")
-    for cause, count, numbers in failure_causes(rows):
-        out.append(f'<tr><td class="num">{count}</td><td>{escape(", ".join(numbers))}</td>'
-                   f"<td><pre>{escape(cause)}</pre></td></tr>")
-    out.append("</table>")
-    out += sections
-    out.append("<h2>Students</h2><table><tr><th>Id</th><th>Name</th><th>Total</th><th>Status</th></tr>")
-    for row, score in sorted(zip(rows, totals), key=lambda rs: str(rs[0].get("id", ""))):
-        ident = str(row.get("id", ""))
-        link = f'<a href="{escape(quote(ident))}/feedback.html">{escape(ident)}</a>'
-        out.append(f'<tr><td>{link}</td><td>{escape(str(row.get("name", "")))}</td>'
-                   f'<td class="num">{_num(score)}</td><td>{escape(str(row.get("status", "")))}</td></tr>')
-    out.append("</table>")
-    return page("HW7 grading summary", "\n".join(out))
-
-
-# ---------------------------------------------------------------------------------------------
-# Rows from files, and writing everything
-# ---------------------------------------------------------------------------------------------
-def load_row(results_path: str | os.PathLike, ident: str, name: str = "", email: str = "") -> dict[str, Any]:
-    """A row from a results.json on disk: "error" when it is missing or unreadable."""
-    row = {"id": str(ident), "name": name, "email": email, "results_path": str(results_path)}
-    try:
-        results = json.loads(Path(results_path).read_text(encoding="utf-8"))
-        if not isinstance(results, dict) or not isinstance(results.get("tests"), list):
-            raise ValueError("it is not a results.json (no list of tests)")
-    except (OSError, ValueError) as exc:
-        return {**row, "status": "error", "results": {}, "message": f"No usable results.json: {exc}"}
-    failed = any(t.get("name") == "Autograder failed" for t in results["tests"] if isinstance(t, dict))
-    return {**row, "status": "autograder failed" if failed else "graded", "results": results}
 
 
 def write_reports(rows: list[dict[str, Any]], out_dir: str | os.PathLike,

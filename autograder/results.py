@@ -1,4 +1,8 @@
-"""One results model; results.json (Gradescope's format) is a view of it."""
+"""One results model; results.json (Gradescope's format) is a view of it, and reads back into it.
+
+``Results.write`` is the only writer of results.json; the gradebook, the pages and the batch read
+one back with ``Results.read``/``Results.from_dict``, so scores, totals and "passed" have one rule.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-PART_POINTS = {"1.4": 5.0, "2.1": 50.0, "2.2": 10.0, "2.3": 15.0}
-PART_NAMES = {
-    "1.4": "D_KL (KL divergence)",
-    "2.1": "VAE (Encoder, Decoder, reparameterisation, generate)",
-    "2.2": "train_VAE (training loop)",
-    "2.3": "Generated airfoils (smoothness and diversity)",
-}
-VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+from autograder import parts
+
+FAILED_NAME = "Autograder failed"  # the one test of a grading that broke (Results.failed)
 
 
 @dataclass
@@ -38,6 +37,13 @@ class TestResult:
     def passed(self) -> bool:
         # A 0-point test only ever reports a problem ("Autograder failed"): it must not show as passed.
         return self.max_score > 0 and self.score >= self.max_score - 1e-9
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TestResult:
+        """A test of a results.json, read leniently: a missing or non-numeric score counts 0."""
+        return cls(str(data.get("name", "")), str(data.get("number", "")), _float(data.get("max_score")),
+                   _float(data.get("score")), str(data.get("output") or ""), str(data.get("visibility", "visible")),
+                   list(data.get("tags") or []) if isinstance(data.get("tags"), list) else [])
 
     def to_gradescope(self) -> dict[str, Any]:
         return {
@@ -75,12 +81,22 @@ class Results:
     def max_score(self) -> float:
         return sum(t.max_score for t in self.tests)
 
-    def part_scores(self) -> dict[str, float]:
-        scores = dict.fromkeys(PART_POINTS, 0.0)
+    def part_scores(self, graded_only: bool = False) -> dict[str, float | None]:
+        """Each part's score, summed over its tests; with ``graded_only``, None for a part without tests."""
+        scores: dict[str, float | None] = dict.fromkeys(parts.NUMBERS, None if graded_only else 0.0)
         for t in self.tests:
             if t.part in scores:
-                scores[t.part] = round(scores[t.part] + t.score, 4)
+                scores[t.part] = round((scores[t.part] or 0.0) + t.score, 4)
         return scores
+
+    @property
+    def autograder_failed(self) -> bool:
+        return any(t.name == FAILED_NAME for t in self.tests)
+
+    @property
+    def status(self) -> str:
+        """The gradebook's status of a graded submission."""
+        return "autograder failed" if self.autograder_failed else "graded"
 
     def to_gradescope(self, leaderboard: bool | None = None) -> dict[str, Any]:
         """The results.json dict; with ``leaderboard`` (default: the course's grading.yaml) it carries
@@ -119,16 +135,38 @@ class Results:
     def summary(self) -> str:
         lines = [f"Total: {self.score:g} / {self.max_score:g}"]
         scores = self.part_scores()
-        for part, points in PART_POINTS.items():
-            lines.append(f"  {part} {PART_NAMES[part]}: {scores[part]:g} / {points:g}")
+        for part in parts.PARTS:
+            lines.append(f"  {part.number} {part.name}: {scores[part.number]:g} / {part.points:g}")
         return "\n".join(lines)
 
     @classmethod
     def failed(cls, reason: str) -> Results:
         """The result when grading itself breaks: one visible test that says so, never a lost grade."""
         results = cls(notes=["The autograder could not finish grading this submission."])
-        results.add(TestResult("Autograder failed", "0", 0.0, 0.0, reason))
+        results.add(TestResult(FAILED_NAME, "0", 0.0, 0.0, reason))
         return results
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Results:
+        """A results.json dict read back (scores as written, not clamped); ValueError when it is none."""
+        if not isinstance(data, dict) or not isinstance(data.get("tests"), list):
+            raise ValueError("it is not a results.json (no list of tests)")
+        extra = data.get("extra_data")
+        return cls(tests=[TestResult.from_dict(t) for t in data["tests"] if isinstance(t, dict)],
+                   notes=[str(data["output"])] if data.get("output") else [],
+                   execution_time=_float(data.get("execution_time")), extra=extra if isinstance(extra, dict) else {})
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> Results:
+        """Read a results.json; OSError or ValueError when it is missing or not one."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _number(value: float) -> float | int:

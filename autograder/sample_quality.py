@@ -9,22 +9,20 @@ dataset; nothing is recomputed while grading.  The method and the calibration ar
 
 from __future__ import annotations
 
-import json
 import math
-import sys
-from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.signal import savgol_filter
 
+from .quality_metrics import N_POINTS, N_SAMPLES, geometry, mean_pairwise, roughness, smooth, vendi
+from .quality_report import MAX_POINTS, QualityReport, invalid
+
+# Calibrated from the shipped dataset (scripts/calibrate_quality.py): the thresholds in sigma, the real
+# airfoils' shape ranges and diversity; frozen, so grading never recomputes them.
 REFERENCE_PATH = Path(__file__).resolve().parent / "quality_reference.npz"
-N_SAMPLES, N_POINTS, HALF = 24, 200, 100
-MAX_POINTS = 15.0
 MAX_CROSSING = 0.05  # surfaces may cross over at most this fraction of the chord
-NOSE_STATION = 0.02  # chord fraction where the nose ratio is measured
 
 # The rubric's numbers (QUALITY.md): diversity ramps and points.
 RHO_RAMP = (0.12, 0.28)  # D_rho = clip((rho - 0.12) / 0.28, 0, 1)
@@ -56,89 +54,6 @@ HINT_SHAPE = (
 
 
 # ---------------------------------------------------------------------------------------------
-# Building blocks (also used by scripts/calibrate_quality.py, so calibration and grading agree)
-# ---------------------------------------------------------------------------------------------
-@lru_cache(maxsize=8)
-def savgol_matrix(window: int) -> tuple[np.ndarray, float]:
-    """The cubic Savitzky-Golay smoother of one surface as a 100x100 matrix H (mode "interp"),
-    and the white-noise gain k = ||I - H||_F^2 / 100 that makes sigma_eq of pure white noise of
-    standard deviation s equal s, edges included (in the interior k = 1 - c0)."""
-    H = savgol_filter(np.eye(HALF), window, 3, mode="interp", axis=0)
-    gain = float(np.sum((np.eye(HALF) - H) ** 2) / HALF)
-    H.setflags(write=False)
-    return H, gain
-
-
-def smooth(y: np.ndarray, window: int) -> np.ndarray:
-    """Each surface of each row of ``y`` (n, 200) smoothed in index space."""
-    H, _ = savgol_matrix(window)
-    surfaces = y.reshape(-1, 2, HALF)
-    return (surfaces @ H.T).reshape(y.shape)
-
-
-def roughness(y: np.ndarray, window: int) -> np.ndarray:
-    """Equivalent white-noise amplitude sigma_eq of each row of ``y`` (n, 200)."""
-    _, gain = savgol_matrix(window)
-    r = y - smooth(y, window)
-    return np.sqrt(np.mean(r**2, axis=1) / gain)
-
-
-def surfaces_le_to_te(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Upper and lower surfaces (n, 100), both from leading to trailing edge on x[100:]."""
-    return y[:, :HALF][:, ::-1], y[:, HALF:]
-
-
-def chord_weights(x: np.ndarray) -> np.ndarray:
-    """The fraction of the chord each of the 100 stations x[100:] stands for (sums to 1)."""
-    xs = np.asarray(x[HALF:], dtype=float)
-    edges = np.concatenate([[xs[0]], (xs[1:] + xs[:-1]) / 2, [xs[-1]]])
-    return np.diff(edges) / (xs[-1] - xs[0])
-
-
-def geometry(y: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-row shape facts: crossing fraction, max thickness, leading- and trailing-edge gaps,
-    mean camber (negative when upside down) and the nose ratio, thickness at 2% chord over max
-    thickness (round nose: about 0.37; a sharp wedge, e.g. an airfoil mirrored in x: about 0.03)."""
-    upper, lower = surfaces_le_to_te(y)
-    thickness = upper - lower
-    weights = chord_weights(x)
-    max_thickness = thickness.max(axis=1)
-    nose = np.searchsorted(np.asarray(x[HALF:]), NOSE_STATION)
-    with np.errstate(all="ignore"):
-        nose_ratio = np.where(max_thickness > 0, thickness[:, nose] / max_thickness, 0.0)
-    return {
-        "crossing": (thickness < 0) @ weights,
-        "max_thickness": max_thickness,
-        "le_gap": np.abs(thickness[:, 0]),
-        "te_gap": thickness[:, -1],
-        "camber": (upper + lower) / 2 @ weights,
-        "nose_ratio": nose_ratio,
-    }
-
-
-def pairwise_rms(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
-    """Root-mean-square difference per coordinate between every row of ``a`` and of ``b``."""
-    b = a if b is None else b
-    sq = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T
-    return np.sqrt(np.maximum(sq, 0) / a.shape[1])
-
-
-def vendi(y: np.ndarray, bandwidth: float) -> float:
-    """Vendi score: exp(entropy of the eigenvalues of K/n), K an RBF kernel on RMS distances."""
-    d = pairwise_rms(y)
-    K = np.exp(-(d**2) / (2 * bandwidth**2))
-    lam = np.clip(np.linalg.eigvalsh(K / len(y)), 0, None)
-    lam = lam[lam > 0]
-    return float(np.exp(-np.sum(lam * np.log(lam))))
-
-
-def mean_pairwise(y: np.ndarray) -> float:
-    d = pairwise_rms(y)
-    n = len(y)
-    return float(d.sum() / (n * (n - 1))) if n > 1 else 0.0
-
-
-# ---------------------------------------------------------------------------------------------
 # The frozen reference
 # ---------------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
@@ -159,91 +74,6 @@ def load_reference(path: str | None = None) -> dict[str, Any]:
     return ref
 
 
-# ---------------------------------------------------------------------------------------------
-# The report
-# ---------------------------------------------------------------------------------------------
-@dataclass
-class QualityReport:
-    points: float
-    band: str
-    reason: str
-    max_points: float = MAX_POINTS
-    n_smooth_valid: int = 0
-    n_valid: int = 0
-    sigma_eq: list[float] = field(default_factory=list)  # per sample; inf for an invalid shape
-    invalid_reasons: list[str] = field(default_factory=list)  # per sample, "" when valid
-    sigma_22: float = math.inf
-    sigma_med: float = math.inf
-    sigma_smooth: float = math.nan
-    sigma_too: float = math.nan
-    rho: float = 0.0
-    vendi: float = 0.0
-    effective_count: float = 0.0  # "worth about k distinct airfoils"
-    real_effective_count: float = 0.0
-    D: float = 0.0
-    hint: str = ""
-
-    @property
-    def noise_amplitude(self) -> float:
-        """The typical (median) equivalent noise amplitude, in normalised y units."""
-        return self.sigma_med
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict: infinities and NaN become None."""
-        return _json_safe(asdict(self))
-
-    def summary(self) -> str:
-        lines = [f"Sample quality: {self.points:g} / {self.max_points:g} points ({self.band})."]
-        if self.band == "invalid":
-            lines.append(self.reason)
-            if self.hint:
-                lines.append(self.hint)
-            return "\n".join(lines)
-        lines.append(
-            f"{self.n_smooth_valid} of {N_SAMPLES} samples are smooth and airfoil-shaped "
-            f"({self.n_valid} pass the shape checks; smooth means sigma_eq <= {self.sigma_smooth:.1e})."
-        )
-        if math.isfinite(self.sigma_med):
-            lines.append(
-                f"Your samples carry the equivalent of ±{self.sigma_med:.1e} noise on every coordinate "
-                f"(median; 22nd smallest {_fmt(self.sigma_22)}); real airfoils show under "
-                f"{self.sigma_smooth / 4:.1e}, and from {self.sigma_too:.1e} the shapes are too rough."
-            )
-        lines.append(
-            f"Your 24 samples are worth about {self.effective_count:.1f} distinct airfoils; "
-            f"24 real draws give about {self.real_effective_count:.1f} "
-            f"(spread ratio rho = {self.rho:.2f}, diversity D = {self.D:.2f})."
-        )
-        lines.append(self.reason)
-        if self.hint:
-            lines.append(self.hint)
-        return "\n".join(lines)
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.1e}" if math.isfinite(value) else "not measurable (invalid shapes)"
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
-
-
-def _invalid(reason: str) -> QualityReport:
-    return QualityReport(
-        points=0.0,
-        band="invalid",
-        reason=reason,
-        hint=f"Pass model.generate(n_samples={N_SAMPLES}) (or its .detach().cpu().numpy()): "
-        f"an array of shape ({N_SAMPLES}, {N_POINTS}) of finite numbers in the decoder's units.",
-    )
 
 
 def _round_points(points: float) -> float:
@@ -346,12 +176,12 @@ def score(samples: Any) -> QualityReport:
     """
     y, why = _as_array(samples)
     if y is None:
-        return _invalid(f"Invalid samples: {why}.")
+        return invalid(f"Invalid samples: {why}.")
     try:
         with np.errstate(all="ignore"):
             return _score(y, load_reference())
     except Exception as exc:  # a last line of defence: grading must go on
-        return _invalid(f"Invalid samples: they could not be scored ({type(exc).__name__}: {exc}).")
+        return invalid(f"Invalid samples: they could not be scored ({type(exc).__name__}: {exc}).")
 
 
 def _score(y: np.ndarray, ref: dict[str, Any]) -> QualityReport:
@@ -434,43 +264,3 @@ def _score(y: np.ndarray, ref: dict[str, Any]) -> QualityReport:
     return report
 
 
-# ---------------------------------------------------------------------------------------------
-# Reports and the command line
-# ---------------------------------------------------------------------------------------------
-def plot_samples(x: Any, samples: Any, path: str | Path) -> Path:
-    """Save the 24 samples as a PNG laid out as in the notebook (4 columns x 6 rows)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from HW7_utils import plot_airfoils
-
-    fig = plot_airfoils(x, samples, ncols=4)
-    path = Path(path)
-    fig.savefig(path, dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
-def main_score_samples(argv: list[str] | None = None) -> int:
-    """``score-samples SAMPLES.npy [--json]``: print the report (or one JSON object); exit 0."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    as_json = "--json" in argv
-    paths = [a for a in argv if a != "--json"]
-    if len(paths) != 1 or paths[0].startswith("-"):
-        print("usage: score-samples SAMPLES.npy [--json]", file=sys.stderr)
-        return 2
-    try:
-        samples = np.load(paths[0], allow_pickle=False)
-    except Exception as exc:
-        print(f"score-samples: cannot read {paths[0]} as a .npy array ({type(exc).__name__}: {exc})",
-              file=sys.stderr)
-        return 2
-    if not isinstance(samples, np.ndarray):  # an .npz archive
-        samples.close()
-        print(f"score-samples: {paths[0]} is an .npz archive; save one array with np.save", file=sys.stderr)
-        return 2
-    report = score(samples)
-    print(json.dumps(report.to_dict(), allow_nan=False) if as_json else report.summary())
-    return 0

@@ -27,14 +27,15 @@ from typing import Any
 
 from autograder import KIT_ROOT, bwrap, isolation, limits
 
-HARNESS = Path(__file__).with_name("harness.py")
-KIT_FILES = ("harness.py", "HW7_utils.py", "airfoils.npz")  # read-only inside the bubblewrap sandbox
+CHILD_PACKAGE = Path(__file__).with_name("child")  # the child's code, copied as a folder
+# What the child runs: the one list the sandbox copies and issue 14's outcome cache hashes.
+CHILD_FILES = (*sorted(CHILD_PACKAGE.glob("*.py")), KIT_ROOT / "HW7_utils.py")
+KIT_FILES = ("child", "HW7_utils.py", "airfoils.npz")  # read-only inside the bubblewrap sandbox
 
 
 @dataclass
 class Budget:
-    wall_s: float
-    cpu_s: float | None = None
+    wall_s: float  # also the CPU-time limit: the child has one thread
     memory: int = limits.MEMORY_BYTES
     file_bytes: int = limits.FILE_BYTES
 
@@ -61,7 +62,7 @@ def _user_task_count(uid: int) -> int:
 
 
 def _limit_child(budget: Budget, nproc: int) -> None:  # runs in the child between fork and exec
-    cpu = int(budget.cpu_s or budget.wall_s) + 1
+    cpu = int(budget.wall_s) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_AS, (budget.memory, budget.memory))
     resource.setrlimit(resource.RLIMIT_FSIZE, (budget.file_bytes, budget.file_bytes))
@@ -86,12 +87,14 @@ def _clean_env(scratch: Path) -> dict[str, str]:
 
 
 def prepare_scratch(scratch: Path, data_file: Path) -> None:
-    """A fresh folder holding only what the child may see: the harness, HW7_utils and the data."""
+    """A fresh folder holding only what the child may see: its package, HW7_utils and the data."""
     if scratch.exists():
         shutil.rmtree(scratch)
     (scratch / "tmp").mkdir(parents=True)
-    shutil.copy(HARNESS, scratch / "harness.py")
-    shutil.copy(KIT_ROOT / "HW7_utils.py", scratch / "HW7_utils.py")
+    for path in CHILD_FILES:
+        target = scratch / ("child" if path.parent == CHILD_PACKAGE else "") / path.name
+        target.parent.mkdir(exist_ok=True)
+        shutil.copy(path, target)
     shutil.copy(data_file, scratch / "airfoils.npz")
     user = isolation.sandbox_user()
     if user:
@@ -105,7 +108,7 @@ def _describe_death(code: int, timed_out: bool, budget: Budget) -> str:
         return (f"it ran longer than its time budget of {budget.wall_s:g} s and was stopped "
                 "(an endless loop, or far too much work?)")
     if sig == signal.SIGXCPU:
-        return f"it used more than its CPU-time budget of {budget.cpu_s or budget.wall_s:g} s and was stopped"
+        return f"it used more than its CPU-time budget of {budget.wall_s:g} s and was stopped"
     if sig == signal.SIGXFSZ:
         return (f"it wrote more than {budget.file_bytes // 2**20} MB to one file or to its output "
                 "(too many prints?) and was stopped")
@@ -128,9 +131,9 @@ def _read_channel(fd: int, sink: list[bytes]) -> None:
 
 
 class Child:
-    """A sandboxed harness process, started ahead of its job.
+    """A sandboxed child process, started ahead of its job.
 
-    The harness imports torch and the rest before it reads its job, so a child started early (while
+    The child imports torch and the rest before it reads its job, so a child started early (while
     the parent is still reading the submission) is ready when the job comes.  Nothing of the
     student's runs before :meth:`run`.
     """
@@ -149,10 +152,10 @@ class Child:
         nproc = limits.EXTRA_PROCESSES + _user_task_count(user.pw_uid if user else os.getuid())
         prlimit = shutil.which("prlimit")
         if prlimit:  # limits set by a wrapper: safer than preexec_fn when several grades run in threads
-            cpu = int(budget.cpu_s or budget.wall_s) + 1
+            cpu = int(budget.wall_s) + 1
             prefix = [prlimit, f"--cpu={cpu}:{cpu + 1}", f"--as={budget.memory}", f"--fsize={budget.file_bytes}",
                       "--core=0", f"--nproc={nproc}", "--", *prefix]
-        cmd = [*prefix, python, "-I", "harness.py", str(write_fd)]
+        cmd = [*prefix, python, "-I", "child/__main__.py", str(write_fd)]
         self.sink: list[bytes] = []
         with open(self.out_path, "wb") as out:
             self.proc = subprocess.Popen(
@@ -211,7 +214,7 @@ class Child:
         if message is not None and not timed_out:
             return Outcome(True, message, seconds=seconds, output_tail=tail)
         if not timed_out and f'"nonce": "{nonce}"'.encode() not in raw:
-            # The harness never reported in: the sandbox itself failed, before any student code ran.
+            # The child never reported in: the sandbox itself failed, before any student code ran.
             return Outcome(False, {}, f"the grader could not start its test process (exit code "
                            f"{proc.returncode}); this is not caused by your code: please tell the course staff",
                            seconds, tail)

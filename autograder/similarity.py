@@ -183,7 +183,7 @@ def report_html(pairs: list[Pair], codes: dict[str, str], threshold: float, with
                 has_starter: bool, prints: dict[str, Any]) -> str:
     from html import escape
 
-    from autograder.reports import page
+    from autograder.pages import page
 
     listed = [p for p in pairs if p.listed(threshold)]
     compared = len(codes) - len(without_code)

@@ -5,7 +5,7 @@
     python bench/bench_sandbox.py --only overhead   # one submission, with and without the sandbox
 
 starts:   in turns, with and without the sandbox: a bare `python -I -c pass` (the sandbox's own cost),
-          and a real child (the harness importing torch, then part 1.4's job on the solution's D_KL).
+          and a real child (the child importing torch, then part 1.4's job on the solution's D_KL).
           extra = median with - median without.  Target: <= 0.3 s per child start.
 overhead: bench_grader.py's measure of one submission (grading wall time minus the training time
           inside the child: intake, child start-ups, the tests, scoring), for the reference submission
@@ -51,7 +51,7 @@ def starts(rounds: int) -> dict:
     job = {"part": "1.4", "prelude": cells.IMPORT_PRELUDE,
            "cells": [{"index": c.index, "source": c.source} for c in code.cells if c.source],
            "model_config": None, "train_config": None, "memory_gb": limits.MEMORY_BYTES // 2**30,
-           "file_mb": limits.FILE_BYTES // 2**20, **checks.job_for("1.4")}
+           "file_mb": limits.FILE_BYTES // 2**20, "cell_s": limits.CELL_S, **checks.job_for("1.4")}
     times: dict[str, list[float]] = {k: [] for k in ("python on", "python off", "child on", "child off")}
     real_uses_bwrap = isolation.uses_bwrap
     with tempfile.TemporaryDirectory(prefix="hw7-bench-") as tmp:

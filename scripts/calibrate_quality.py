@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from build_dataset import npz_bytes  # noqa: E402 (the same deterministic writer as the dataset's)
 
+from autograder import quality_metrics as qm  # noqa: E402
 from autograder import sample_quality as sq  # noqa: E402
 from HW7_utils import AirfoilDataset, plot_airfoils  # noqa: E402
 
@@ -40,7 +41,7 @@ LADDER_PNG = ROOT / "docs" / "img" / "noise_ladder.png"
 
 def correlated_noise(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Unit-variance noise smoothed along each surface (Gaussian, CORRELATION_LENGTH indices)."""
-    n = rng.normal(size=shape).reshape(-1, 2, sq.HALF)
+    n = rng.normal(size=shape).reshape(-1, 2, qm.HALF)
     n = gaussian_filter1d(n, CORRELATION_LENGTH, axis=-1, mode="reflect")
     n /= n.std(axis=-1, keepdims=True)
     return n.reshape(shape)
@@ -50,7 +51,7 @@ def calibrate(y: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
     print(f"{len(y)} real airfoils")
     p50, p99 = [], []
     for w in WINDOWS:
-        s = sq.roughness(y, w)
+        s = qm.roughness(y, w)
         p50.append(np.median(s))
         p99.append(np.percentile(s, 99))
         print(f"  window {w:2d}: real sigma_eq median {p50[-1]:.2e}, 99th percentile {p99[-1]:.2e}")
@@ -60,8 +61,8 @@ def calibrate(y: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
     window = max(ok)
     print(f"window = {window} (widest with p99 <= sigma_smooth / 4 = {SIGMA_SMOOTH / 4:.2e})")
 
-    sm = sq.smooth(y, window)
-    geo = sq.geometry(sm, x)
+    sm = qm.smooth(y, window)
+    geo = qm.geometry(sm, x)
     thick = geo["max_thickness"]
     typical = float(np.median(thick))
     margin = 0.1 * typical
@@ -71,7 +72,7 @@ def calibrate(y: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
     print(f"LE gap max {geo['le_gap'].max():.4f}; TE gap min {te.min():.4f}, "
           f"99th {np.percentile(te, 99):.4f}, 99.5th {np.percentile(te, 99.5):.4f}, max {te.max():.4f}")
 
-    d = sq.pairwise_rms(sm)
+    d = qm.pairwise_rms(sm)
     n = len(sm)
     mean_pairwise = float(d.sum() / (n * (n - 1)))
     np.fill_diagonal(d, np.inf)
@@ -82,9 +83,9 @@ def calibrate(y: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
 
     bandwidth = mean_pairwise / 4
     rng = np.random.default_rng(SEED)
-    sets = [rng.choice(n, sq.N_SAMPLES, replace=False) for _ in range(N_REAL_SETS)]
-    vendis = np.array([sq.vendi(sm[i], bandwidth) for i in sets])
-    rhos = np.array([sq.mean_pairwise(sm[i]) for i in sets]) / mean_pairwise
+    sets = [rng.choice(n, qm.N_SAMPLES, replace=False) for _ in range(N_REAL_SETS)]
+    vendis = np.array([qm.vendi(sm[i], bandwidth) for i in sets])
+    rhos = np.array([qm.mean_pairwise(sm[i]) for i in sets]) / mean_pairwise
     print(f"random real 24-sets: Vendi median {np.median(vendis):.2f} (1st pct {np.percentile(vendis, 1):.2f}), "
           f"rho median {np.median(rhos):.2f} (1st pct {np.percentile(rhos, 1):.2f})")
 
@@ -158,7 +159,7 @@ def ladder_scores(y: np.ndarray) -> None:
         for kind in ("white", "correlated"):
             pts, bands = [], set()
             for _ in range(5):
-                base = y[rng.choice(len(y), sq.N_SAMPLES, replace=False)]
+                base = y[rng.choice(len(y), qm.N_SAMPLES, replace=False)]
                 noise = rng.normal(size=base.shape) if kind == "white" else correlated_noise(base.shape, rng)
                 rep = sq.score(base + a * noise)
                 pts.append(rep.points)
@@ -175,7 +176,7 @@ def main() -> int:
     REFERENCE.write_bytes(npz_bytes(arrays))
     print(f"wrote {REFERENCE.relative_to(ROOT)} ({REFERENCE.stat().st_size / 1024:.0f} KB)")
     sq.load_reference.cache_clear()
-    reasons = sq.validity(arrays["real_y"].astype(float), sq.roughness(y, int(arrays["window"])), sq.load_reference())
+    reasons = sq.validity(arrays["real_y"].astype(float), qm.roughness(y, int(arrays["window"])), sq.load_reference())
     failed = [r for r in reasons if r]
     print(f"real airfoils failing the validity gate: {len(failed)} of {len(y)}")
     for r in failed:

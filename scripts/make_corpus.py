@@ -26,10 +26,13 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import variants  # noqa: E402
 
-QUICK = ("1.4", "2.1", "2.2")
-ALL = ("1.4", "2.1", "2.2", "2.3")
+from autograder import parts  # noqa: E402
+
+QUICK = parts.QUICK
+ALL = parts.NUMBERS
 N_ITERS = 40  # re-training in the corpus is short: 2.3 is compared with the same short baseline
 GOOD_DKL = "(0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean()"
 
@@ -255,11 +258,11 @@ CASES: list[Case] = [
         builtins.print = lambda *a, **k: None
         return mu.sum()
         """), {"1.4": "zero:", "2.1": "base", "2.2": "base"}),
-    Case("patch_grader", "replaces the harness's send, json.dumps and os.write", _dkl("""
+    Case("patch_grader", "replaces the child's send, json.dumps and os.write", _dkl("""
         import json, sys
-        main = sys.modules["__main__"]
-        main.send = lambda *a, **k: None
-        main.PARTS = {}
+        runtime = sys.modules["child.runtime"]
+        runtime.send = lambda *a, **k: None
+        sys.modules["__main__"].OBSERVERS = {}
         json.dumps = lambda *a, **k: '{"observations": {}}'
         __import__("os").write = lambda *a: 0
         return mu.sum()
@@ -268,7 +271,7 @@ CASES: list[Case] = [
     Case("read_secrets", "reads and prints the solution and the grader's checks", _dkl("""
         import pathlib
         for root in ["/work", "/autograder/source", "../..", "../../.."]:
-            for name in ["solutions/HW7.ipynb", "autograder/checks.py"]:
+            for name in ["solutions/HW7.ipynb", "autograder/checks/probes.py"]:
                 try:
                     print(pathlib.Path(root, name).read_text()[:5000])
                 except Exception:

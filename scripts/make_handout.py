@@ -3,7 +3,7 @@
     python scripts/make_handout.py [--out DIR]
 
 The handout is an explicit list of files, never a copy of a folder, so nothing the students must
-not see (the solution, the grader's hidden checks, its harness) can slip in.  The check and the
+not see (the solution, the grader's hidden checks, its child code) can slip in.  The check and the
 sample-quality scorer are the grader's own modules (intake, cells, limits, sample_quality and its
 frozen reference), copied unchanged into hw7_check/ at every build, so the handout and the grader
 read a submission and score samples with one implementation.  The public tests the check runs are
@@ -29,7 +29,8 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no build t
 FILE_MODE = 0o644
 
 # Grader modules the handout carries as they are: they hold rules and calibration, no expected values.
-SHARED_GRADER_FILES = ("intake.py", "cells.py", "limits.py", "readiness.py", "sample_quality.py", "quality_reference.npz")
+SHARED_GRADER_FILES = ("intake.py", "cells.py", "limits.py", "parts.py", "readiness.py", "sample_quality.py",
+                       "quality_metrics.py", "quality_report.py", "quality_reference.npz")
 # Part -> the nbgrader id of the notebook cell holding that part's public test.
 PUBLIC_TEST_CELLS = {"1.4": "D_KL_public", "2.1": "VAE_public", "2.2": "train_VAE_public"}
 

@@ -74,10 +74,10 @@ def test_a_different_time_budget_misses(store):
 @pytest.mark.parametrize("what", ["child file", "reference", "data", "torch", "threads", "isolation"])
 def test_any_change_to_what_the_child_runs_with_misses(tmp_path, monkeypatch, what):
     copies = {}
-    for name, path in (("harness", cache.CHILD_FILES[0]), ("reference", cache.REFERENCE_FILE), ("data", DATA)):
+    for name, path in (("child", cache.CHILD_FILES[0]), ("reference", cache.REFERENCE_FILE), ("data", DATA)):
         copies[name] = tmp_path / path.name
         shutil.copy(path, copies[name])
-    monkeypatch.setattr(cache, "CHILD_FILES", (copies["harness"], *cache.CHILD_FILES[1:]))
+    monkeypatch.setattr(cache, "CHILD_FILES", (copies["child"], *cache.CHILD_FILES[1:]))
     monkeypatch.setattr(cache, "REFERENCE_FILE", copies["reference"])
     before = cache.Store(tmp_path / ".cache", copies["data"])
     before.put(JOB, 30.0, SEEN)
@@ -92,7 +92,7 @@ def test_any_change_to_what_the_child_runs_with_misses(tmp_path, monkeypatch, wh
         stricter = isolation.Isolation("bubblewrap", True, "separate process, bubblewrap sandbox")
         monkeypatch.setattr(isolation, "current", lambda: stricter)
     else:
-        changed = {"child file": copies["harness"], "reference": copies["reference"], "data": copies["data"]}[what]
+        changed = {"child file": copies["child"], "reference": copies["reference"], "data": copies["data"]}[what]
         with open(changed, "ab") as handle:
             handle.write(b"\n# one more byte\n")
     assert cache.Store(tmp_path / ".cache", copies["data"]).get(JOB, 30.0) is None
@@ -100,7 +100,7 @@ def test_any_change_to_what_the_child_runs_with_misses(tmp_path, monkeypatch, wh
 
 def test_the_hashed_child_files_are_those_the_sandbox_copies(tmp_path):
     sandbox.prepare_scratch(tmp_path / "scratch", DATA)
-    copied = {p.name for p in (tmp_path / "scratch").iterdir() if p.is_file() and p.name != "airfoils.npz"}
+    copied = {p.name for p in (tmp_path / "scratch").rglob("*") if p.is_file() and p.name != "airfoils.npz"}
     assert copied == {p.name for p in cache.CHILD_FILES}
 
 
@@ -149,10 +149,10 @@ def test_a_regrade_reuses_the_outcomes_and_redoes_the_judging(solution, tmp_path
     assert second.score == first.score == 65
     judge = checks.JUDGES["1.4"]  # a TA changes a message: picked up without running the child
 
-    def reworded(observations):
-        tests = judge(observations)
-        tests[0].output = "a new message"
-        return tests
+    def reworded(observations, points):
+        verdicts = judge(observations, points)
+        verdicts["1.4.1"] = (verdicts["1.4.1"][0], "a new message")
+        return verdicts
 
     monkeypatch.setitem(checks.JUDGES, "1.4", reworded)
     third = grade(sub, parts=("1.4",), cache_dir=cache_dir)

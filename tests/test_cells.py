@@ -77,7 +77,7 @@ def test_untagged_notebook_and_non_code_cells():
 
 def test_readiness_blocks_what_cannot_run_and_keeps_what_can():
     """One rule for grader and handout: a broken VAE leaves 2.1 partly runnable and blocks 2.3."""
-    from autograder import readiness
+    from autograder import parts, readiness
     from autograder.intake import Submission
 
     def notebook(*sources):
@@ -95,4 +95,4 @@ def test_readiness_blocks_what_cannot_run_and_keeps_what_can():
     assert "`VAE`" in ready.blocked["2.3"] and "`train_VAE`" in ready.blocked["2.2"]
     assert "1.4" not in ready.blocked
     unreadable = Submission(Path("s"), problems={"notebook": "HW7.ipynb is not valid JSON"})
-    assert readiness.assess(unreadable, None).blocked == dict.fromkeys(readiness.PARTS, "HW7.ipynb is not valid JSON")
+    assert readiness.assess(unreadable, None).blocked == dict.fromkeys(parts.NUMBERS, "HW7.ipynb is not valid JSON")

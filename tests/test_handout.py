@@ -30,9 +30,13 @@ EXPECTED = {
     "hw7_check/__init__.py", "hw7_check/__main__.py", "hw7_check/check.py", "hw7_check/public_child.py",
     "hw7_check/public_tests.json", "hw7_check/intake.py", "hw7_check/cells.py", "hw7_check/limits.py",
     "hw7_check/sample_quality.py", "hw7_check/quality_reference.npz", "hw7_check/readiness.py",
+    "hw7_check/parts.py", "hw7_check/quality_metrics.py", "hw7_check/quality_report.py",
 }
-GRADER_ONLY = ("checks.py", "harness.py", "grader.py", "retrain.py", "sandbox.py")
-SECRET_MODULES = ("checks.py", "harness.py", "retrain.py")  # hidden tests, their probes, reference code
+GRADER_ONLY = ("checks.py", "grader.py", "retrain.py", "sandbox.py", "table.py", "probes.py", "dkl.py", "vae.py",
+               "train.py", "runtime.py", "model.py", "loops.py", "retraining.py")
+# Hidden tests, their probes, reference code
+SECRET_MODULES = ("checks/table.py", "checks/probes.py", "checks/dkl.py", "checks/vae.py", "checks/train.py",
+                  "child/model.py", "child/loops.py", "child/retraining.py", "retrain.py")
 N_ITERS = 150
 
 

@@ -17,7 +17,7 @@ import pytest
 import unprivileged
 import variants
 
-from autograder import KIT_ROOT, bwrap, isolation, reports
+from autograder import KIT_ROOT, bwrap, isolation, rows, summary
 
 PARTS = "1.4,2.1"  # the quick parts: no re-training
 GOOD_DKL = "(0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean()"
@@ -49,7 +49,7 @@ class World:
         shutil.copy(KIT_ROOT / "solutions" / "HW7.ipynb", self.kit / "solutions")
         (self.kit / "data").mkdir()
         shutil.copy(KIT_ROOT / "data" / "airfoils.npz", self.kit / "data")
-        self.checks = self.kit / "autograder" / "checks.py"
+        self.checks = self.kit / "autograder" / "checks" / "probes.py"
         solution = variants.load_solution()
         self.cheap = variants.write(self.subs / "cheap", solution)
         self.hostile = variants.write(self.subs / "hostile", variants.replace(solution, "D_KL", self._attack(port)))
@@ -163,8 +163,8 @@ def test_without_the_sandbox_the_grader_warns_and_strict_refuses(world):
     assert "echo pwned" in world.bashrc.read_text(), "the attack did not run: this test would prove nothing"
     results = world.results(world.out / "hostile")
     assert results["extra_data"]["isolation"]["full"] is False
-    row = reports.load_row(world.out / "hostile" / "results.json", "hostile")
-    assert 'id="isolation-warning"' in reports.summary_html([row])
+    row = rows.load_row(world.out / "hostile" / "results.json", "hostile")
+    assert 'id="isolation-warning"' in summary.summary_html([row])
 
 
 def test_summary_page_is_quiet_when_every_grading_was_sandboxed():
@@ -179,7 +179,7 @@ def test_summary_page_is_quiet_when_every_grading_was_sandboxed():
 
 
 def test_sandbox_binds_neither_the_kit_nor_the_home(tmp_path):
-    cmd = bwrap.command(tmp_path, [tmp_path / "harness.py"])
+    cmd = bwrap.command(tmp_path, [tmp_path / "child"])
     for flag in ("--unshare-all", "--die-with-parent", "--new-session"):
         assert flag in cmd
     sources = [Path(cmd[i + 1]) for i, arg in enumerate(cmd) if arg in ("--bind", "--ro-bind")]

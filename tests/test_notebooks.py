@@ -26,11 +26,16 @@ import run_notebook
 from conftest import ROOT
 from nbclient.exceptions import CellExecutionError
 
+from autograder.checks import table
+
 SOLUTION = ROOT / "solutions" / "HW7.ipynb"
 STUDENT = ROOT / "notebooks" / "HW7.ipynb"
 
-# grade_id -> points, for the code cells the autograder finds by their first line.
-AUTOGRADED = {"D_KL": 5, "Encoder": 15, "Decoder": 10, "VAE": 25, "train_VAE": 10, "configs": 15}
+# grade_id -> points, for the code cells the autograder finds by their first line: the points of the
+# grader's tests of the names each cell defines (autograder/checks/table.py).
+CELL_NAMES = {"D_KL": ("D_KL",), "Encoder": ("Encoder",), "Decoder": ("Decoder",), "VAE": ("VAE",),
+              "train_VAE": ("train_VAE",), "configs": ("model_config", "train_config")}
+AUTOGRADED = {grade_id: int(table.points_for(names)) for grade_id, names in CELL_NAMES.items()}
 WRITTEN = {"q1_4_answer": 15, "q1_5_answer": 10}
 LOCKED = {"path_setup", "imports", "D_KL_public", "VAE_public", "train_VAE_public", "sample_score",
           "check_submission"}

@@ -10,9 +10,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 
-from autograder import reports
+from autograder import figures, pages, reports, summary
 from autograder import results as model
-from autograder.results import PART_POINTS, Results
+from autograder import rows as row_model
+from autograder.parts import POINTS as PART_POINTS
+from autograder.results import Results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sample_results.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -124,10 +126,10 @@ def test_bad_extra_data_gives_a_note_not_a_crash(sample):
 def test_render_helpers_return_png_and_close_figures(sample, tmp_path):
     extra = sample["extra_data"]
     out = tmp_path / "samples.png"
-    data = reports.render_samples_png(extra["samples"], out)
+    data = figures.render_samples_png(extra["samples"], out)
     assert data.startswith(PNG_MAGIC) and out.read_bytes() == data
-    assert reports.render_curves_png(extra["curves"]).startswith(PNG_MAGIC)
-    assert reports.render_curves_png({"rec": [1.0, None], "prior": [], "total": [5.0], "every": 10}).startswith(PNG_MAGIC)
+    assert figures.render_curves_png(extra["curves"]).startswith(PNG_MAGIC)
+    assert figures.render_curves_png({"rec": [1.0, None], "prior": [], "total": [5.0], "every": 10}).startswith(PNG_MAGIC)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,7 +149,7 @@ def test_gradebook_columns_and_totals_agree_with_tests(rows, tmp_path):
         assert sum(parts) == pytest.approx(float(line["total"]) if parts else 0.0)
         for part in PART_POINTS:
             in_part = [t["score"] for t in tests if ".".join(t["number"].split(".")[:2]) == part]
-            assert line[part] == ("" if not in_part or row["status"] == "error" else reports._num(sum(in_part)))
+            assert line[part] == ("" if not in_part or row["status"] == "error" else pages.num(sum(in_part)))
         assert line["max_total"] == "80" and line["status"] == row["status"]
     alice = lines[0]
     assert (alice["1.4"], alice["2.1"], alice["2.2"], alice["2.3"], alice["total"]) == ("5", "50", "10", "10.6", "75.6")
@@ -165,11 +167,11 @@ def test_summary_pass_rates_causes_and_links():
         _row("s3", _synthetic({"1.4": 0, "2.1": 20, "2.2": 10, "2.3": 7.5}, "Wrong value -1.5e-03 in cell 12.")),
         _row("s 4/x", None, status="error"),
     ]
-    assert reports.pass_rates(rows) == [("1.4", "test 1.4", 1, 3), ("2.1", "test 2.1", 2, 3),
+    assert summary.pass_rates(rows) == [("1.4", "test 1.4", 1, 3), ("2.1", "test 2.1", 2, 3),
                                         ("2.2", "test 2.2", 2, 3), ("2.3", "test 2.3", 1, 3)]
-    causes = reports.failure_causes(rows)
+    causes = summary.failure_causes(rows)
     assert causes == [("Wrong value # in cell #.", 6, ["1.4", "2.1", "2.2", "2.3"])]
-    page = reports.summary_html(rows)
+    page = summary.summary_html(rows)
     assert "<b>4 submission(s)</b>" in page and "3 graded, 1 error" in page
     assert '<td class="num">1/3</td><td class="num">33%</td>' in page
     assert '<td class="num">2/3</td><td class="num">67%</td>' in page
@@ -179,16 +181,16 @@ def test_summary_pass_rates_causes_and_links():
 
 
 def test_failure_cause_normalises_varying_numbers():
-    assert reports.failure_cause("\n  cell 7: got 3.2e-05, expected 0.1\nmore") == "cell #: got #, expected #"
-    assert reports.failure_cause("") == "(no message)"
+    assert summary.failure_cause("\n  cell 7: got 3.2e-05, expected 0.1\nmore") == "cell #: got #, expected #"
+    assert summary.failure_cause("") == "(no message)"
 
 
 def test_write_reports_and_load_row(rows, tmp_path, sample):
     (tmp_path / "r.json").write_text(json.dumps(sample), encoding="utf-8")
-    assert reports.load_row(tmp_path / "r.json", "alice")["status"] == "graded"
-    assert reports.load_row(tmp_path / "missing.json", "x")["status"] == "error"
+    assert row_model.load_row(tmp_path / "r.json", "alice")["status"] == "graded"
+    assert row_model.load_row(tmp_path / "missing.json", "x")["status"] == "error"
     Results.failed("boom").write(tmp_path / "f" / "results.json")
-    assert reports.load_row(tmp_path / "f" / "results.json", "f")["status"] == "autograder failed"
+    assert row_model.load_row(tmp_path / "f" / "results.json", "f")["status"] == "autograder failed"
     out = reports.write_reports(rows, tmp_path / "reports")
     assert {p.name for p in out.iterdir()} == {"alice_hw7", "bob_hw7", "carol_hw7", "gradebook.csv", "summary.html"}
     assert (out / "alice_hw7" / "feedback.html").read_text(encoding="utf-8").count("data:image/png;base64,") == 3
@@ -197,7 +199,7 @@ def test_write_reports_and_load_row(rows, tmp_path, sample):
 
 
 def test_empty_and_invalid_inputs_still_give_pages():
-    assert "<b>0 submission(s)</b>" in reports.summary_html([])
+    assert "<b>0 submission(s)</b>" in summary.summary_html([])
     invalid = {"points": 0.0, "band": "invalid", "reason": "shape (3,)", "n_smooth_valid": 0.0,
                "sigma_eq": [None] * 24, "sigma_med": None}
     page = reports.feedback_html(_row("z", {"tests": [], "extra_data": {"quality": invalid}}))

@@ -132,8 +132,8 @@ def test_prior_convention(run, want):
 
 
 def training(points, no_model=None, model_broken=False):
-    return retrain.Training(results_module.TestResult("2.3", "2.3", 15.0, float(points), "verdict"), {"samples": points},
-                            no_model, model_broken)
+    return retrain.Training(results_module.TestResult("2.3", "2.3", 15.0, float(points), "verdict"), no_model,
+                            model_broken, samples=points)
 
 
 @pytest.mark.parametrize("own, lost, second", [
