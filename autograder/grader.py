@@ -207,5 +207,6 @@ def check(source: str | Path, data_file: str | Path = DATA_FILE) -> int:
     if problems:
         print(f"\n{len(problems)} problem(s) to fix before you submit.")
         return 1
-    print("\nEverything checked looks right. Submit HW7_submission.zip on Gradescope, and the PDF separately.")
+    print("\nPublic checks passed. The hidden tests and the re-training of part 2.3 run after you submit.\n"
+          "Submit HW7_submission.zip on Gradescope, and the PDF separately.")
     return 0
