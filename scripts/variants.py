@@ -17,7 +17,15 @@ SOLUTION = Path(os.environ.get("HW7_SOLUTION") or ROOT / "solutions" / "HW7.ipyn
 
 
 def load_solution(path: Path = SOLUTION):
-    return nbformat.read(str(path), as_version=4)
+    """The solution as a student would hand it in: nbgrader's solution markers taken out (a student's
+    notebook never has them, and in the written answers they would show on the TA's sheet)."""
+    nb = nbformat.read(str(path), as_version=4)
+    for cell in nb.cells:
+        lines = cell.source.split("\n")
+        kept = [line for line in lines if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")]
+        if len(kept) != len(lines):
+            cell.source = "\n".join(kept)
+    return nb
 
 
 def _defines(source: str) -> set[str]:
