@@ -56,6 +56,21 @@ def test_dkl_right_everywhere_gets_full_marks():
     assert scores == {"1.4.1": 2.0, "1.4.2": 3.0}
 
 
+def test_dkl_expected_values_match_the_notebook_and_leave_the_global_generator_alone():
+    """Gradings of a batch share one process: the judge must draw from a generator of its own (a batch
+    once scored a right D_KL 4/5 when another grading's thread drew from torch's global one)."""
+    import torch
+
+    assert all(abs(dkl.expected_dkl(seed, probes.PUBLIC_DKL_SHAPE) - value) < 1e-6
+               for seed, value in probes.PUBLIC_DKL.items())
+    torch.manual_seed(1234)
+    state = torch.get_rng_state()
+    first = [dkl.expected_dkl(seed, shape) for seed, shape in probes.HIDDEN_DKL_CASES]
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.randn(1000)  # another thread's draws in between change nothing
+    assert [dkl.expected_dkl(seed, shape) for seed, shape in probes.HIDDEN_DKL_CASES] == first
+
+
 def test_dkl_one_wrong_hidden_case_costs_a_third_without_quoting_it():
     cases = right_dkl_cases()
     cases[4] = dkl_case(123.0)

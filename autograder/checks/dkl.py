@@ -7,12 +7,17 @@ from autograder.checks.probes import HIDDEN_DKL_CASES, PUBLIC_DKL, dkl_cases
 
 
 def expected_dkl(seed: int, shape: tuple[int, ...]) -> float:
-    """The reference D_KL on the inputs the child draws for this case (computed here, never sent)."""
+    """The reference D_KL on the inputs the child draws for this case (computed here, never sent).
+
+    A generator of its own, seeded as the child seeds torch's global one (so the same draws): gradings
+    of a batch run in threads of one process, and a shared global generator would let another thread's
+    draws slip in between, giving a wrong expected value now and then.
+    """
     import torch
 
-    torch.manual_seed(seed)
-    mu = torch.randn(*shape)
-    logvar = torch.randn(*shape)
+    generator = torch.Generator().manual_seed(seed)
+    mu = torch.randn(*shape, generator=generator)
+    logvar = torch.randn(*shape, generator=generator)
     return float((0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean())
 
 
