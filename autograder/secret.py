@@ -1,0 +1,69 @@
+"""The course secret: the one input of a grading that a submission which has read the whole kit cannot know.
+
+Hidden-test inputs, seeds and part 2.3's latent vectors are derived from it and from the submission's own
+content (HMAC-SHA256), so that
+- the same submission regraded gets the same inputs (grades are reproducible and the outcome cache works);
+- observations recorded from another submission, or precomputed from the kit's source, do not match.
+
+The secret is created on first use (32 random bytes, mode 0600) in ``secret/course_secret`` beside the kit
+(git-ignored: a shared kit's repository never holds it), or at ``$HW7_SECRET_FILE``.  `make gradescope` bakes
+it into the autograder zip; the handout and the sandboxes never see it: children get derived numbers only.
+Keep it with the course's other private files: a new secret gives new hidden inputs (a correct submission
+keeps its grade; a regrade is then no longer byte-identical).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from pathlib import Path
+
+from autograder import KIT_ROOT
+
+ENV_FILE = "HW7_SECRET_FILE"
+DEFAULT_FILE = KIT_ROOT / "secret" / "course_secret"
+SECRET_BYTES = 32
+
+
+def secret_file() -> Path:
+    return Path(os.environ.get(ENV_FILE) or DEFAULT_FILE)
+
+
+def course_secret(path: Path | None = None) -> bytes:
+    """The course's secret, created (atomically, 0600) the first time it is asked for."""
+    path = path or secret_file()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(SECRET_BYTES))
+        try:
+            os.link(tmp, path)  # never replaces a secret another process created meanwhile
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        data = path.read_bytes()
+    if len(data) < 16:
+        raise RuntimeError(f"the course secret {path} is too short ({len(data)} bytes); delete it to make a new one")
+    return data
+
+
+def submission_key(content: object) -> bytes:
+    """A digest of what the student submitted (e.g. the graded cells' sources and the configs): any
+    JSON-able value, canonicalised, so the same submission always gives the same key."""
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    return hashlib.sha256(text.encode()).digest()
+
+
+def derive(purpose: str, key: bytes, secret: bytes | None = None) -> int:
+    """A 63-bit seed for one purpose (e.g. "2.1 probes", "2.3 latents") of one submission."""
+    mac = hmac.new(secret if secret is not None else course_secret(), purpose.encode() + b"\0" + key,
+                   hashlib.sha256)
+    return int.from_bytes(mac.digest()[:8], "big") >> 1
