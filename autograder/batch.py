@@ -214,15 +214,16 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
     bar.close()
     from autograder import staff
 
-    notes += staff.apply_adjustments(out, [job.id for job in jobs])  # on every run: FORCE=1 keeps them
+    adjusted = staff.apply_adjustments(out, [job.id for job in jobs])  # on every run: FORCE=1 keeps them
     rows = [load_row(out / job.id / "results.json", job.id, name=job.name, email=job.email, sid=job.sid,
                      submitted=job.submitted) for job in jobs]
-    write_pages(rows, jobs, out, course, roster, class_roster, notes)
+    write_pages(rows, jobs, out, course, roster, class_roster, notes, adjusted)
     return rows
 
 
 def write_pages(rows: list[dict[str, Any]], jobs: list[Job], out: Path, course: Settings,
-                roster_path: str | Path | None, roster: Roster | None, notes: list[str]) -> None:
+                roster_path: str | Path | None, roster: Roster | None, notes: list[str],
+                adjustment_problems: list[str] | tuple[str, ...] = ()) -> None:
     """Everything made from the graded rows: feedback pages, gradebook.csv and summary.html, the
     similarity report, canvas.csv and the written-answers sheet (each notebook read once)."""
     from autograder import leaderboard, lms, reports, similarity, staff
@@ -234,7 +235,7 @@ def write_pages(rows: list[dict[str, Any]], jobs: list[Job], out: Path, course: 
     except Exception as exc:  # a hint for staff must never cost the batch its gradebook
         pairs, sections = [], [f"<h2>Similarity</h2><p>similarity.html could not be written ({type(exc).__name__}).</p>"]
         notes.append(f"similarity.html could not be written ({type(exc).__name__}: {exc})")
-    staff_notes, staff_section = staff.finalise(rows, jobs, out, course)
+    staff_notes, staff_section = staff.finalise(rows, jobs, out, course, adjustment_problems)
     notes += staff_notes
     sections.insert(0, staff_section)
     reconciliation = lms.canvas_csv(rows, out / "canvas.csv", lms.columns(course), roster=roster)

@@ -47,7 +47,9 @@ class Final:
 
     def column(self, which: str) -> float | None:
         """canvas.csv's value: "total", "autograded" or "written", each with the late penalty applied."""
-        value = {"total": self.total, "autograded": self.autograded, "written": self.written_total}[which]
+        if which == "total":
+            return self.total
+        value = {"autograded": self.autograded, "written": self.written_total}[which]
         return None if value is None else round(value * self.factor, 4)
 
 

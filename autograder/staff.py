@@ -40,8 +40,10 @@ def submission_times(jobs: list[Any]) -> tuple[dict[str, str], list[str]]:
     return times, problems
 
 
-def finalise(rows: list[dict[str, Any]], jobs: list[Any], out: Path, course) -> tuple[list[str], str]:
-    """Attach each row's final grade; returns (notes for the CLI, the summary page's section)."""
+def finalise(rows: list[dict[str, Any]], jobs: list[Any], out: Path, course,
+             adjustment_problems: list[str] | tuple[str, ...] = ()) -> tuple[list[str], str]:
+    """Attach each row's final grade; returns (notes for the CLI, the summary page's section), with
+    ``adjustment_problems`` (from ``apply_adjustments``) among them."""
     ids = [str(r.get("id", "")) for r in rows]
     names = {str(r.get("id", "")): str(r.get("name") or "") for r in rows}
     sheet = out / written_scores.FILE_NAME
@@ -54,7 +56,7 @@ def finalise(rows: list[dict[str, Any]], jobs: list[Any], out: Path, course) -> 
     final.attach(rows, written, policy)
     notes = [f"{written_scores.FILE_NAME}: written (empty) for the TA; fill it on written.html or in an editor"
              ] if created else []
-    problems = written.problems + time_problems + policy.problems
+    problems = [*adjustment_problems, *written.problems, *time_problems, *policy.problems]
     if policy.due is not None:
         unknown = [i for i in ids if not times.get(i)]
         if unknown:

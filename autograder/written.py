@@ -137,7 +137,7 @@ def _score_fields_html(key: str, points: float | None, comment: str) -> str:
             "</label></div>")
 
 
-def _question_html(key: str, markdown: str | None, points: float | None = None, comment: str = "") -> str:
+def _question_html(key: str, markdown: str | None, given: float | None = None, comment: str = "") -> str:
     title, items = RUBRIC[key]
     out = [f'<div class="question"><div class="answer"><h3>{html.escape(title)}</h3>']
     if markdown is None or not markdown.replace(PLACEHOLDER, "").strip():
@@ -151,7 +151,7 @@ def _question_html(key: str, markdown: str | None, points: float | None = None, 
         out.append(f"<li><strong>{points} pts</strong> {html.escape(text)} "
                    f'Score: <span class="score-box">&nbsp;</span> / {points}</li>')
     out.append("</ul>")
-    out.append(_score_fields_html(key, points, comment))
+    out.append(_score_fields_html(key, given, comment))
     if key == "q1_4":
         check = check_kl_answer(markdown)
         found = "" if check.latex is None else (
