@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -94,10 +95,12 @@ class Agreement:
 
     def lines(self) -> list[str]:
         low, high = self.kappa_ci
+        interval = "not defined: too few or too alike scores" if math.isnan(low) or math.isnan(high) else (
+            f"{low:.3f} to {high:.3f}")
         return [f"audit: {self.n} submission(s) scored by a TA",
                 f"  exact agreement {self.exact:.0%}, within one point {self.within_one:.0%}, "
                 f"mean absolute difference {self.mean_abs_diff:.2f} points",
-                f"  quadratic-weighted kappa {self.kappa:.3f} (95% bootstrap interval {low:.3f} to {high:.3f})"]
+                f"  quadratic-weighted kappa {self.kappa:.3f} (95% bootstrap interval {interval})"]
 
 
 def agreement(auto: list[float], ta: list[float], seed: int = 0, resamples: int = 2000) -> Agreement:
@@ -106,7 +109,9 @@ def agreement(auto: list[float], ta: list[float], seed: int = 0, resamples: int 
 
     a, t = np.asarray(auto, float), np.asarray(ta, float)
     diff = np.abs(np.array([whole(x) for x in a]) - np.array([whole(x) for x in t]))
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # a resample that holds one score only has no kappa (nan): the interval then says "not defined"
+        warnings.simplefilter("ignore")
         ci = bootstrap((a, t), kappa, paired=True, vectorized=False, n_resamples=resamples, method="percentile",
                        random_state=np.random.default_rng(seed)).confidence_interval
     return Agreement(len(a), float(np.mean(diff == 0)), float(np.mean(diff <= 1)), float(np.mean(np.abs(a - t))),
