@@ -118,10 +118,10 @@ def agreement(auto: list[float], ta: list[float], seed: int = 0, resamples: int 
                      kappa(a, t), (float(ci.low), float(ci.high)))
 
 
-def _airfoils(case: Case) -> str:
+def _airfoils(case: Case, label: str) -> str:
     from autograder.figures import render_samples_png
 
-    return figure(lambda: render_samples_png(case.samples), f"the 24 generated airfoils of {case.id}")
+    return figure(lambda: render_samples_png(case.samples), f"the 24 generated airfoils of {label}")
 
 
 def write_sheet(path: Path, chosen: list[Case]) -> bool:
@@ -139,9 +139,10 @@ def audit_page(chosen: list[Case], seed: int) -> str:
     body = [f"<h1>HW7 audit of part {PART}: score the samples yourself</h1>",
             f"<p>{len(chosen)} submission(s), drawn with seed {seed}, stratified over the autograder's {PART} "
             f"scores (not shown). Score each set of 24 airfoils from 0 to {num(MAX_POINTS)} by the rubric "
-            f"(QUALITY.md) in <code>{SHEET}</code>, then run <code>make audit</code> again.</p>"]
+            f"(QUALITY.md) on its sample's line of <code>{SHEET}</code>, then run <code>make audit</code> again.</p>"]
     for i, case in enumerate(chosen, start=1):
-        body.append(f"<h2>Sample {i}: {escape(case.id)}</h2>{_airfoils(case)}")
+        # blind: the sample's number only (its id, in the sheet, may say what the submission is)
+        body.append(f"<h2>Sample {i}</h2>{_airfoils(case, f'sample {i}')}")
     return page(f"HW7 audit of part {PART}", "\n".join(body))
 
 
@@ -165,7 +166,7 @@ def report_page(result: Agreement, pairs: list[tuple[Case, float]]) -> str:
         body.append("<p>None.</p>")
     body.append("<table><tr><th>Submission</th><th>Autograder</th><th>TA</th><th>Airfoils</th></tr>")
     body += [f'<tr><td>{escape(c.id)}</td><td class="num">{num(c.auto)}</td><td class="num">{num(ta)}</td>'
-             f"<td>{_airfoils(c)}</td></tr>" for c, ta in differ]
+             f"<td>{_airfoils(c, c.id)}</td></tr>" for c, ta in differ]
     body.append("</table>")
     return page("HW7 audit of part 2.3", "\n".join(body))
 

@@ -25,7 +25,7 @@ class Settings:
     leaderboard: bool = False
     leaderboard_names: bool = False
     similarity_threshold: float = 0.5
-    lms_column: str = "HW7 autograded"
+    lms_column: str = "HW7"
     # "total": canvas.csv has one column, the final grade out of 105; "separate": the autograded part (80)
     # in lms_column and the written part (25) in lms_written_column, each with the late penalty applied.
     lms_columns: str = "total"

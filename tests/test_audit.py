@@ -91,6 +91,7 @@ def test_make_audit_round_trip(tmp_path, capsys):
     assert main(["audit", "--out", str(out), "--size", "3", "--seed", "0"]) == 0
     printed = capsys.readouterr().out
     assert "audit_scores.csv line 6: no submission has the id 'zed'" in printed
+    assert "line 2" not in printed  # the Points Possible line is no submission
     assert "exact agreement 67%, within one point 67%" in printed
     report = (out / "audit" / "audit_report.html").read_text()
     assert "bob" in report and "ada" not in report.split("Disagreements")[1]  # 11 vs 10.6: agree on whole points

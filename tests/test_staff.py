@@ -100,7 +100,7 @@ def test_written_scores_adjustments_and_late_days_reach_every_output(tmp_path, m
 
     # canvas.csv: the total out of 105
     canvas = _csv(out / "canvas.csv")
-    assert canvas[0][-1] == "HW7 autograded" and canvas[1][-1] == "105"
+    assert canvas[0][-1] == "HW7" and canvas[1][-1] == "105"
     assert {line[3]: line[-1] for line in canvas[2:]} == {"ada": "97", "bob": book["bob"]["final"], "carol": ""}
 
     # feedback.html: written scores, comments, the adjustment and the lateness
@@ -132,7 +132,7 @@ def test_separate_lms_columns(tmp_path, monkeypatch):
     _fill_written(out, [["ada", "", "12", "", "10", ""]])
     _grade(subs, out)
     canvas = _csv(out / "canvas.csv")
-    assert canvas[0][-2:] == ["HW7 autograded", "HW7 written (7)"] and canvas[1][-2:] == ["80", "25"]
+    assert canvas[0][-2:] == ["HW7", "HW7 written (7)"] and canvas[1][-2:] == ["80", "25"]
     assert {line[3]: line[-2:] for line in canvas[2:]} == {"ada": ["75.6", "22"], "bob": ["69.6", ""],
                                                            "carol": ["", ""]}
 
