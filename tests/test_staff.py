@@ -270,3 +270,12 @@ def test_an_adjustment_survives_a_forced_regrade(tmp_path, monkeypatch):
     assert [a["reason"] for a in results["extra_data"]["adjustments"]] == ["late resubmission of the configs"]
     assert results["score"] == pytest.approx(graded - 2) and rows[0]["results"]["score"] == pytest.approx(graded - 2)
     assert "late resubmission of the configs" in (out / "ada" / "feedback.html").read_text()
+
+
+def test_bad_late_and_lms_settings_keep_their_defaults_and_say_so(tmp_path):
+    path = tmp_path / "grading.yaml"
+    path.write_text("lms_columns: both\ndue: next friday\nlate_penalty_per_day: 150\ngrace_minutes: 15\n",
+                    encoding="utf-8")
+    course = settings.load(path)
+    assert (course.lms_columns, course.due, course.late_penalty_per_day, course.grace_minutes) == ("total", "", 0.0, 15.0)
+    assert [p.split(": ")[1] for p in course.problems] == ["lms_columns", "due", "late_penalty_per_day"]
