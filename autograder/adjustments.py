@@ -122,8 +122,10 @@ def apply_all(ledger: Ledger, results_paths: dict[str, Path], file_name: str = F
     for ident, path in results_paths.items():
         try:
             results = Results.read(path)
-        except (OSError, ValueError):
-            continue  # an error row: its page says why; an adjustment for it is reported below
+        except (OSError, ValueError):  # an error row: its page says why
+            problems += [f"{file_name} line {a.line}: {ident} has no usable results.json; not applied, kept in "
+                         "the file: regrade it (FORCE=1)" for a in ledger.by_submission.get(ident, [])]
+            continue
         previous = results.extra.pop("adjustments", None)
         records, found = applied(results, ledger.by_submission.get(ident, []), file_name)
         problems += found
