@@ -249,18 +249,22 @@ def test_every_csv_cell_is_defused_against_formulas(tmp_path, monkeypatch):
 
 
 def test_an_adjustment_survives_a_forced_regrade(tmp_path, monkeypatch):
-    """Graded for real (a short re-training): FORCE=1 writes a fresh results.json, the file applies again."""
+    """The quick parts graded for real (no re-training): FORCE=1 writes a fresh results.json, and the
+    adjustments file applies again."""
     import variants
 
-    solution = variants.load_solution()
-    model, train = variants.configs(solution)
+    from autograder import grader, parts
+
+    real_grade = grader.grade
+    monkeypatch.setattr(grader, "grade", lambda *a, **k: real_grade(*a, **k, parts=parts.QUICK))
+    solution = variants.replace(variants.load_solution(), "D_KL", "def D_KL(mu, logvar):\n    return mu.sum()\n")
     subs, out = tmp_path / "subs", tmp_path / "grades"
-    variants.write(subs / "ada", solution, model, {**train, "n_iters": 60}, as_zip=True)
+    variants.write(subs / "ada", solution, *variants.configs(variants.load_solution()), as_zip=True)
     (tmp_path / "grading.yaml").write_text("", encoding="utf-8")
     monkeypatch.setenv(settings.ENV_PATH, str(tmp_path / "grading.yaml"))
     graded = batch.grade_all(subs, out, workers=1, progress=False)[0]["results"]["score"]
     (out / "adjustments.csv").write_text("submission,target,points,reason,who,when\n"
-                                         "ada,2.3,-2,late resubmission of the configs,Prof. Lee,2026-11-30\n",
+                                         "ada,1.4.2,2,late resubmission of the configs,Prof. Lee,2026-11-30\n",
                                          encoding="utf-8")
     batch.grade_all(subs, out, workers=1, progress=False)
     first = (out / "ada" / "results.json").stat().st_mtime_ns
@@ -268,7 +272,8 @@ def test_an_adjustment_survives_a_forced_regrade(tmp_path, monkeypatch):
     assert (out / "ada" / "results.json").stat().st_mtime_ns != first  # graded again
     results = json.loads((out / "ada" / "results.json").read_text())
     assert [a["reason"] for a in results["extra_data"]["adjustments"]] == ["late resubmission of the configs"]
-    assert results["score"] == pytest.approx(graded - 2) and rows[0]["results"]["score"] == pytest.approx(graded - 2)
+    assert graded < 80 and results["score"] == pytest.approx(graded + 2)
+    assert rows[0]["results"]["score"] == pytest.approx(graded + 2)
     assert "late resubmission of the configs" in (out / "ada" / "feedback.html").read_text()
 
 
