@@ -284,3 +284,11 @@ def test_bad_late_and_lms_settings_keep_their_defaults_and_say_so(tmp_path):
     course = settings.load(path)
     assert (course.lms_columns, course.due, course.late_penalty_per_day, course.grace_minutes) == ("total", "", 0.0, 15.0)
     assert [p.split(": ")[1] for p in course.problems] == ["lms_columns", "due", "late_penalty_per_day"]
+
+
+def test_similarity_csv_is_defused_too(tmp_path):
+    from autograder import similarity
+
+    pair = similarity.Pair("@SUM_A1", "-cmd", 0.9, 0.9, 10)
+    similarity.write_csv([pair], 0.5, tmp_path / "similarity.csv")
+    assert _csv(tmp_path / "similarity.csv")[1][:2] == ["'@SUM_A1", "'-cmd"]
