@@ -292,3 +292,15 @@ def test_similarity_csv_is_defused_too(tmp_path):
     pair = similarity.Pair("@SUM_A1", "-cmd", 0.9, 0.9, 10)
     similarity.write_csv([pair], 0.5, tmp_path / "similarity.csv")
     assert _csv(tmp_path / "similarity.csv")[1][:2] == ["'@SUM_A1", "'-cmd"]
+
+
+def test_gradescope_submission_times_reach_the_late_policy(tmp_path):
+    from autograder import late
+
+    (tmp_path / "submission_1").mkdir()
+    (tmp_path / "submission_metadata.yml").write_text(
+        "submission_1:\n  :submitters:\n  - :name: Ada\n  :created_at: 2026-11-20 10:00:00.000000000 -08:00\n",
+        encoding="utf-8")
+    job = batch.discover(tmp_path)[0]
+    policy = late.policy(settings.Settings(due="2026-11-19 09:00 -08:00", late_penalty_per_day=10), tmp_path)
+    assert policy.lateness(job.id, job.submitted) == late.Lateness(job.submitted, 2, 20)  # 25 hours: 2 started days
