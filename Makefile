@@ -1,5 +1,6 @@
 # HW7 VAE airfoil kit. Every target is one call; the logic lives in Python.
 #   make grade   grade the submissions in $(SUBMISSIONS) into $(OUT)   (sets itself up; STRICT=1: only sandboxed)
+#   make audit   a TA's check of the 2.3 scores in $(OUT): sample, page, sheet; once filled, the agreement
 #   make test    lint + tests                                           (sets itself up)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -10,7 +11,7 @@ DATA := data/airfoils.npz
 SUBMISSIONS ?= examples/submissions
 OUT ?= grades
 
-.PHONY: setup data test lint student pdf grade examples gradescope handout fuzz bench clean lock
+.PHONY: setup data test lint student pdf grade audit examples gradescope handout fuzz bench clean lock
 
 setup: $(STAMP) $(DATA)
 
@@ -37,6 +38,12 @@ test: setup lint
 # The main job: grade every submission in $(SUBMISSIONS) (default: the bundled examples) into $(OUT)/.
 grade: setup
 	$(PY) -m autograder grade-all $(SUBMISSIONS) --out $(OUT) $(if $(WORKERS),--workers $(WORKERS)) $(if $(FORCE),--force) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(ROSTER),--roster $(ROSTER)) $(if $(STRICT),--strict) $(if $(NO_CACHE),--no-cache)
+
+# The audit of part 2.3 by a TA (autograder/audit.py): AUDIT_SIZE submissions drawn with SEED.
+AUDIT_SIZE ?= 12
+SEED ?= 0
+audit: setup
+	$(PY) -m autograder audit --out $(OUT) --size $(AUDIT_SIZE) --seed $(SEED)
 
 # Regenerate examples/submissions/ from the solution and student notebooks.
 examples: setup

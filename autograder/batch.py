@@ -40,6 +40,7 @@ class Job:
     name: str = ""
     email: str = ""
     sid: str = ""  # Gradescope's student id(s) of the submitters, for the LMS export
+    submitted: str = ""  # when (Gradescope's :created_at), for the late policy (late.py)
 
 
 class _TolerantLoader(yaml.SafeLoader):
@@ -76,8 +77,9 @@ def _gradescope_jobs(folder: Path) -> list[Job]:
         names = [str(s.get(":name", "")) for s in submitters if isinstance(s, dict)]
         emails = [str(s.get(":email", "")) for s in submitters if isinstance(s, dict)]
         sids = [str(s.get(":sid") or "") for s in submitters if isinstance(s, dict)]
+        created = (record or {}).get(":created_at") if isinstance(record, dict) else None
         jobs.append(Job(_safe_id(str(key)), path, "; ".join(filter(None, names)), "; ".join(filter(None, emails)),
-                        "; ".join(filter(None, sids))))
+                        "; ".join(filter(None, sids)), "" if created is None else str(created)))
     return jobs
 
 
@@ -210,17 +212,21 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
                 except Exception as exc:
                     record(job, failed(job, exc))
     bar.close()
-    rows = [load_row(out / job.id / "results.json", job.id, name=job.name, email=job.email, sid=job.sid)
-            for job in jobs]
-    write_pages(rows, jobs, out, course, roster, class_roster, notes)
+    from autograder import staff
+
+    adjusted = staff.apply_adjustments(out, [job.id for job in jobs])  # on every run: FORCE=1 keeps them
+    rows = [load_row(out / job.id / "results.json", job.id, name=job.name, email=job.email, sid=job.sid,
+                     submitted=job.submitted) for job in jobs]
+    write_pages(rows, jobs, out, course, roster, class_roster, notes, adjusted)
     return rows
 
 
 def write_pages(rows: list[dict[str, Any]], jobs: list[Job], out: Path, course: Settings,
-                roster_path: str | Path | None, roster: Roster | None, notes: list[str]) -> None:
+                roster_path: str | Path | None, roster: Roster | None, notes: list[str],
+                adjustment_problems: list[str] | tuple[str, ...] = ()) -> None:
     """Everything made from the graded rows: feedback pages, gradebook.csv and summary.html, the
     similarity report, canvas.csv and the written-answers sheet (each notebook read once)."""
-    from autograder import leaderboard, lms, reports, similarity
+    from autograder import leaderboard, lms, reports, similarity, staff
 
     notebooks = load_notebooks(jobs)
     try:
@@ -229,7 +235,10 @@ def write_pages(rows: list[dict[str, Any]], jobs: list[Job], out: Path, course: 
     except Exception as exc:  # a hint for staff must never cost the batch its gradebook
         pairs, sections = [], [f"<h2>Similarity</h2><p>similarity.html could not be written ({type(exc).__name__}).</p>"]
         notes.append(f"similarity.html could not be written ({type(exc).__name__}: {exc})")
-    reconciliation = lms.canvas_csv(rows, out / "canvas.csv", course.lms_column, reports.MAX_TOTAL, roster)
+    staff_notes, staff_section = staff.finalise(rows, jobs, out, course, adjustment_problems)
+    notes += staff_notes
+    sections.insert(0, staff_section)
+    reconciliation = lms.canvas_csv(rows, out / "canvas.csv", lms.columns(course), roster=roster)
     notes += reconciliation.lines()
     notes.append(f"similarity.html: {sum(p.listed(course.similarity_threshold) for p in pairs)} pair(s) of "
                  f"submissions share at least {course.similarity_threshold:.0%} of their own graded code "
@@ -238,7 +247,7 @@ def write_pages(rows: list[dict[str, Any]], jobs: list[Job], out: Path, course: 
     if course.leaderboard:
         sections.insert(0, leaderboard.board_html(rows, course.leaderboard_names))
     reports.write_reports(rows, out, sections=sections)
-    write_grading_sheet(jobs, out / "written.html", notebooks)
+    write_grading_sheet(jobs, out / "written.html", notebooks, rows)
 
 
 def load_notebooks(jobs: list[Job]) -> dict[str, Any]:
@@ -255,8 +264,10 @@ def load_notebooks(jobs: list[Job]) -> dict[str, Any]:
     return notebooks
 
 
-def write_grading_sheet(jobs: list[Job], path: Path, notebooks: dict[str, Any] | None = None) -> Path:
-    """The TA's sheet for the hand-graded questions 1.4 and 1.5, one section per student."""
+def write_grading_sheet(jobs: list[Job], path: Path, notebooks: dict[str, Any] | None = None,
+                        rows: list[dict[str, Any]] | None = None) -> Path:
+    """The TA's sheet for the hand-graded questions 1.4 and 1.5, one section per student (with the
+    scores and comments of written_scores.csv so far, from the rows' final grades)."""
     from autograder import written
 
     notebooks = load_notebooks(jobs) if notebooks is None else notebooks
@@ -265,6 +276,8 @@ def write_grading_sheet(jobs: list[Job], path: Path, notebooks: dict[str, Any] |
         answers: dict[str, str | None] = dict.fromkeys(written.ANSWER_IDS)
         if notebooks.get(job.id) is not None:
             answers = written.answers_from_notebook(notebooks[job.id])
-        entries.append({"student": " / ".join(filter(None, (job.name, job.id))), **answers})
+        done = next((r["final"] for r in rows or [] if r.get("id") == job.id and "final" in r), None)
+        entries.append({"student": " / ".join(filter(None, (job.name, job.id))), "id": job.id, "name": job.name,
+                        **answers, "points": done.written if done else {}, "comments": done.comments if done else {}})
     path.write_text(written.grading_sheet_html(entries), encoding="utf-8")
     return path

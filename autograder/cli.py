@@ -45,8 +45,17 @@ def _grade_all(args) -> int:
     graded = sum(r["status"] == "graded" for r in rows)
     print(f"Graded {graded} of {len(rows)} submissions into {args.out}/ "
           f"(gradebook.csv, canvas.csv, summary.html, similarity.html, written.html, <id>/results.json and "
-          "<id>/feedback.html).")
+          "<id>/feedback.html; staff files: written_scores.csv, adjustments.csv).")
     print("\n".join(notes))
+    return 0
+
+
+def _audit(args) -> int:
+    from autograder import audit
+
+    if not Path(args.out).is_dir():
+        return _refused(ValueError(f"{args.out} is not a grades folder: run make grade first"))
+    print("\n".join(audit.run(args.out, args.size, args.seed)))
     return 0
 
 
@@ -100,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strict", action="store_true", help="refuse to grade without the full sandbox (bubblewrap)")
     p.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
     p.set_defaults(func=_grade_all)
+    p = sub.add_parser("audit", help="a TA's check of the 2.3 scores: a seeded sample, a page, a sheet, the agreement")
+    p.add_argument("--out", type=Path, default=Path("grades"), help="the grades folder of make grade")
+    p.add_argument("--size", type=int, default=12, help="submissions in the sample")
+    p.add_argument("--seed", type=int, default=0, help="the sample's seed (the same seed, the same sample)")
+    p.set_defaults(func=_audit)
     p = sub.add_parser("check", help="a student's local check: public tests and the zip's contents")
     p.add_argument("submission", type=Path)
     p.set_defaults(func=_check)

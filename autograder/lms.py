@@ -22,9 +22,31 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from autograder.csvsafe import Writer
+
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 ID_COLUMNS = ("ID", "SIS User ID", "SIS Login ID", "Email")  # the columns a submission can match on
 POINTS_ROW = "    Points Possible"  # as Canvas's own export writes it
+
+
+@dataclass(frozen=True)
+class Column:
+    """One assignment column of canvas.csv: its header, its maximum, and which grade it carries
+    (final.Final.column: "total", "autograded" or "written")."""
+
+    header: str
+    points: float
+    grade: str = "autograded"
+
+
+def columns(course) -> list[Column]:
+    """canvas.csv's grade columns by grading.yaml's ``lms_columns``."""
+    from autograder import final, parts, written_scores
+
+    if course.lms_columns == "separate":
+        return [Column(course.lms_column, parts.MAX_TOTAL, "autograded"),
+                Column(course.lms_written_column, written_scores.MAX_WRITTEN, "written")]
+    return [Column(course.lms_column, final.MAX_FINAL, "total")]
 
 
 class RosterError(ValueError):
@@ -118,12 +140,17 @@ def _submission_keys(row: dict[str, Any]) -> set[str]:
     return {k for k in keys if k}
 
 
-def _score(row: dict[str, Any]) -> str | None:
-    """The autograded total as Canvas should import it, or None when grading failed (left blank)."""
+def _score(row: dict[str, Any], column: Column) -> str | None:
+    """The row's grade for ``column`` as Canvas should import it, or None when grading failed or a
+    written score is missing (left blank: Canvas keeps what it has)."""
     from autograder.pages import num as _num
     from autograder.rows import total
 
-    return _num(total(row)) if row.get("status") == "graded" else None
+    if row.get("status") != "graded":
+        return None
+    value = row["final"].column(column.grade) if "final" in row else (
+        total(row) if column.grade == "autograded" else None)
+    return None if value is None else _num(value)
 
 
 def _from_submissions(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -139,11 +166,13 @@ def _from_submissions(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
     return lines
 
 
-def canvas_csv(rows: list[dict[str, Any]], path: str | os.PathLike, column: str, points: float,
-               roster: Roster | None = None) -> Reconciliation:
-    """Write Canvas's gradebook-import CSV of the autograded totals; say what did not match."""
+def canvas_csv(rows: list[dict[str, Any]], path: str | os.PathLike, column: str | list[Column],
+               points: float | None = None, roster: Roster | None = None) -> Reconciliation:
+    """Write Canvas's gradebook-import CSV; say what did not match.  ``column``: the grade columns
+    (``columns(course)``), or one header for the autograded total out of ``points``."""
     from autograder.pages import num as _num
 
+    grade_columns = [Column(column, points)] if isinstance(column, str) else list(column)
     result = Reconciliation(problems=list(roster.problems) if roster else [])
     if roster is None:
         lines = _from_submissions(rows)
@@ -167,17 +196,21 @@ def canvas_csv(rows: list[dict[str, Any]], path: str | os.PathLike, column: str,
             lines.append({**entry.fields, "row": matched.get(entry.line)})
     path = Path(path)
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([*CANVAS_COLUMNS, column])
-        writer.writerow([POINTS_ROW, "", "", "", "", _num(points)])
+        writer = Writer(handle)
+        writer.writerow([*CANVAS_COLUMNS, *(c.header for c in grade_columns)])
+        writer.writerow([POINTS_ROW, "", "", "", "", *(_num(c.points) for c in grade_columns)])
         for line in lines:
             row = line["row"]
-            score = _score(row) if row is not None else None
-            if row is not None and score is None:
+            scores = [_score(row, c) if row is not None else None for c in grade_columns]
+            if row is not None and row.get("status") != "graded":
                 result.problems.append(f"{row.get('id')}: grading failed ({row.get('status')}); its score is left "
                                        "blank in canvas.csv (Canvas keeps what it has): see its feedback.html")
-            result.exported += score is not None
-            writer.writerow([line.get(c, "") for c in CANVAS_COLUMNS] + ["" if score is None else score])
+            elif row is not None and None in scores:
+                result.problems.append(f"{row.get('id')}: no written score yet; "
+                                       f"{', '.join(c.header for c, s in zip(grade_columns, scores) if s is None)} "
+                                       "left blank in canvas.csv: fill written_scores.csv and run make grade again")
+            result.exported += any(s is not None for s in scores)
+            writer.writerow([line.get(c, "") for c in CANVAS_COLUMNS] + ["" if s is None else s for s in scores])
     return result
 
 

@@ -6,7 +6,6 @@ Pages are self-contained: inline CSS, figures as base64 PNG data URIs, nothing f
 
 from __future__ import annotations
 
-import csv
 import os
 from collections import Counter
 from html import escape
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import parts
+from autograder.csvsafe import Writer
 from autograder.figures import render_curves_png, render_noise_png, render_samples_png
 from autograder.pages import MARKS, figure, num, page
 from autograder.results import TestResult
@@ -58,6 +58,40 @@ def _quality_html(quality: dict[str, Any]) -> str:
     return "\n".join(blocks)
 
 
+def _final_html(row: dict[str, Any]) -> str:
+    """The grade out of 105: autograded, written (with the TA's comments), late penalty, total."""
+    from autograder.final import MAX_FINAL
+    from autograder.written_scores import QUESTIONS
+
+    final = row["final"]
+    lines = [f'<tr><td>Autograded (staff adjustments included)</td><td class="num">{num(final.autograded)} / '
+             f"{num(MAX_TOTAL)}</td><td></td></tr>"]
+    for question, maximum in QUESTIONS.items():
+        points = final.written.get(question)
+        shown = "not graded yet" if points is None else f"{num(points)} / {num(maximum)}"
+        lines.append(f'<tr><td>Written {question} (graded by hand)</td><td class="num">{shown}</td>'
+                     f"<td>{escape(final.comments.get(question, ''))}</td></tr>")
+    if final.lateness is not None:
+        lines.append(f'<tr><td>Late policy</td><td class="num">-{num(final.penalty)}</td>'
+                     f"<td>{escape(final.lateness.describe())}</td></tr>")
+    shown = "not final yet (a written score is missing)" if final.total is None else (
+        f"<b>{num(final.total)} / {num(MAX_FINAL)}</b>")
+    lines.append(f'<tr><td><b>Grade</b></td><td class="num">{shown}</td><td></td></tr>')
+    return ('<h2>Grade</h2><table id="grade"><tr><th>What</th><th>Points</th><th>Comment</th></tr>'
+            + "".join(lines) + "</table>")
+
+
+def _adjustments_html(results: dict[str, Any]) -> str:
+    found = (results.get("extra_data") or {}).get("adjustments")
+    if not isinstance(found, list) or not found:
+        return ""
+    body = "".join(f'<tr><td>{escape(str(a.get("target")))}</td><td class="num">{num(a.get("applied") or 0)}</td>'
+                   f'<td>{escape(str(a.get("reason")))}</td><td>{escape(str(a.get("who")))}</td>'
+                   f'<td>{escape(str(a.get("when")))}</td></tr>' for a in found if isinstance(a, dict))
+    return ('<h2>Staff adjustments</h2><table id="adjustments"><tr><th>Test or part</th><th>Points</th>'
+            f"<th>Reason</th><th>Who</th><th>When</th></tr>{body}</table>")
+
+
 def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> str:
     """One self-contained HTML page for the student: scores, every shown test, notes and figures.
 
@@ -72,13 +106,16 @@ def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> 
     out = [f"<h1>{escape(title)}</h1>",
            f'<p class="muted">Submission {escape(ident)} &middot; <span class="badge">{escape(str(status))}</span></p>',
            f"<p><b>Total: {num(total(row))} / {num(MAX_TOTAL)}</b></p>"]
+    if "final" in row:
+        out.append(_final_html(row))
     if status == "error":
         message = row.get("message") or "This submission could not be graded; ask your instructor."
         out.append(f"<pre>{escape(str(message))}</pre>")
         return page(title, "\n".join(out))
+    out.append(_adjustments_html(results))
     tests = tests_of(row)
     hidden = Counter(t.part for t in tests if t.visibility == "hidden")
-    out.append("<h2>Parts</h2><table><tr><th>Part</th><th>What</th><th>Score</th></tr>")
+    out.append("<h2>Autograded parts</h2><table><tr><th>Part</th><th>What</th><th>Score</th></tr>")
     for part, score in part_scores(row).items():
         note = f' <span class="muted">(includes {hidden[part]} hidden test(s))</span>' if hidden[part] else ""
         shown = "not graded" if score is None else f"{num(score)} / {num(parts.POINTS[part])}"
@@ -113,6 +150,23 @@ def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> 
 # The gradebook
 # ---------------------------------------------------------------------------------------------
 GRADEBOOK_COLUMNS = ("id", "name", "email", *parts.NUMBERS, "total", "max_total", "status")
+FINAL_COLUMNS = ("written 1.4", "written 1.5", "written", "submitted", "days late", "late penalty %",
+                 "late penalty", "final", "max_final")
+
+
+def _final_cells(row: dict[str, Any]) -> list[str]:
+    """The gradebook's final-grade cells of a row (blank where not known: never guessed)."""
+    from autograder.final import MAX_FINAL
+
+    final = row.get("final")
+    if final is None:
+        return [""] * len(FINAL_COLUMNS)
+    blank = lambda v: "" if v is None else num(v)  # noqa: E731
+    late = final.lateness
+    return [blank(final.written.get("1.4")), blank(final.written.get("1.5")), blank(final.written_total),
+            str(row.get("submitted") or ""), "" if late is None else str(late.days_late),
+            "" if late is None else num(late.percent), "" if late is None else num(final.penalty),
+            blank(final.total), num(MAX_FINAL)]
 
 
 def gradebook_csv(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
@@ -126,18 +180,23 @@ def gradebook_csv(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
       max_total         the assignment's autograded maximum (80)
       status            "graded", "autograder failed" (grading broke; a 0-point test says why) or
                         "error" (no usable results.json)
+      written 1.4, written 1.5, written   the TA's scores from written_scores.csv (blank: not yet)
+      submitted, days late, late penalty %, late penalty   the late policy (blank: none or no time)
+      final, max_final  the grade out of 105 (blank while a written score is missing)
+    The autograded columns include staff adjustments (adjustments.csv).  Every text cell is defused
+    against spreadsheet formulas (csvsafe.py).
     Numbers are plain (72.5, 80), so Gradescope and Canvas import them as numbers.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(GRADEBOOK_COLUMNS)
+        writer = Writer(handle)
+        writer.writerow(GRADEBOOK_COLUMNS + FINAL_COLUMNS)
         for row in rows:
             scores = part_scores(row)
             writer.writerow([row.get("id", ""), row.get("name", ""), row.get("email", ""),
                              *("" if scores[p] is None else num(scores[p]) for p in parts.NUMBERS),
-                             num(total(row)), num(MAX_TOTAL), row.get("status", "")])
+                             num(total(row)), num(MAX_TOTAL), row.get("status", ""), *_final_cells(row)])
     return path
 
 

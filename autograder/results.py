@@ -74,8 +74,14 @@ class Results:
         return test
 
     @property
+    def adjustments(self) -> list[dict[str, Any]]:
+        """Staff adjustments applied on top of the tests (adjustments.py), as results.json carries them."""
+        found = self.extra.get("adjustments")
+        return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
+
+    @property
     def score(self) -> float:
-        return round(sum(t.score for t in self.tests), 4)
+        return round(sum(t.score for t in self.tests) + sum(_float(a.get("applied")) for a in self.adjustments), 4)
 
     @property
     def max_score(self) -> float:
@@ -87,6 +93,9 @@ class Results:
         for t in self.tests:
             if t.part in scores:
                 scores[t.part] = round((scores[t.part] or 0.0) + t.score, 4)
+        for a in self.adjustments:
+            if a.get("part") in scores:
+                scores[a["part"]] = round((scores[a["part"]] or 0.0) + _float(a.get("applied")), 4)
         return scores
 
     @property

@@ -1,7 +1,7 @@
 """The course's grading settings (``grading.yaml`` beside the autograder; baked into Gradescope's zip).
 
 One file holds what an instructor decides once per course: the leaderboard, who is named on it, the
-similarity threshold and the LMS column.  Reading never fails: a missing file means the defaults, and a
+similarity threshold, the LMS columns and the late policy.  Reading never fails: a missing file means the defaults, and a
 bad value keeps its default and is reported in ``Settings.problems`` (``grade-all`` prints them), so a
 typo never costs a student their results.json.
 """
@@ -25,20 +25,45 @@ class Settings:
     leaderboard: bool = False
     leaderboard_names: bool = False
     similarity_threshold: float = 0.5
-    lms_column: str = "HW7 autograded"
+    lms_column: str = "HW7"
+    # "total": canvas.csv has one column, the final grade out of 105; "separate": the autograded part (80)
+    # in lms_column and the written part (25) in lms_written_column, each with the late penalty applied.
+    lms_columns: str = "total"
+    lms_written_column: str = "HW7 written"
+    # The late policy (late.py); no due date: no penalty.
+    due: str = ""
+    grace_minutes: float = 0.0
+    late_penalty_per_day: float = 0.0  # percent of the grade per started day late
+    late_penalty_cap: float = 100.0  # percent: the most a late submission loses
+    extensions: str = "extensions.csv"  # in the grades folder: submission, days (per-student extensions)
     path: str = ""
     problems: tuple[str, ...] = field(default=(), compare=False)
 
 
+CHOICES = {"lms_columns": ("total", "separate")}
+RANGES = {"similarity_threshold": (0, 1), "grace_minutes": (0, 10**6), "late_penalty_per_day": (0, 100),
+          "late_penalty_cap": (0, 100)}
+MAY_BE_EMPTY = ("due",)
+
+
 def _checked(key: str, value: object, default: object) -> tuple[object, str | None]:
-    if isinstance(default, bool):
+    if key in CHOICES:
+        ok = value in CHOICES[key]
+        expected = " or ".join(CHOICES[key])
+    elif key == "due" and value:
+        from autograder.late import parse_time
+
+        ok = isinstance(value, str) and parse_time(value) is not None
+        expected = "a date and time with its time zone, e.g. \"2026-11-20 23:59 -08:00\""
+    elif isinstance(default, bool):
         ok = isinstance(value, bool)
         expected = "true or false"
     elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
-        expected = "a number from 0 to 1"
+        low, high = RANGES[key]
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
+        expected = f"a number from {low} to {high}"
     else:
-        ok = isinstance(value, str) and value.strip() != ""
+        ok = isinstance(value, str) and (value.strip() != "" or key in MAY_BE_EMPTY)
         expected = "a non-empty text"
     if ok:
         return (float(value) if isinstance(default, float) else value), None

@@ -157,10 +157,10 @@ TABLE_MAX, SIDE_BY_SIDE_MAX = 500, 50  # a batch of copies has ~n^2/2 pairs: the
 
 
 def write_csv(pairs: list[Pair], threshold: float, path: Path) -> Path:
-    import csv
+    from autograder.csvsafe import Writer  # ids come from file names students chose
 
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = Writer(handle)
         writer.writerow(CSV_COLUMNS)
         for p in pairs:
             writer.writerow([p.a, p.b, f"{p.score:.3f}", f"{p.share_a:.3f}", f"{p.share_b:.3f}", p.shared,

@@ -37,13 +37,14 @@ RUBRIC: dict[str, tuple[str, list[tuple[int, str]]]] = {
     ),
 }
 
+# What a student's rendered markdown may keep (nh3, the Ammonia sanitiser).  Nothing may imitate the
+# sheet's own elements: no headings (the sheet's h1-h3 name students and questions; a student's heading
+# keeps its text), no class or id (the hint box, the score fields), no style, no forms.
 _ALLOWED_TAGS = {
     "p", "br", "hr", "em", "strong", "b", "i", "u", "s", "del", "sub", "sup", "code", "pre", "kbd",
-    "blockquote", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody",
-    "tr", "th", "td", "span", "div", "a",
+    "blockquote", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "span", "a",
 }
-_ALLOWED_ATTRS = {"a": ["href", "title"], "span": ["class"], "div": ["class"], "code": ["class"],
-                  "th": ["align"], "td": ["align"]}
+_ALLOWED_ATTRS = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
 
 _MATHJAX_CONFIG = (
     "window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']]}, "
@@ -65,24 +66,78 @@ pre.raw { white-space: pre-wrap; word-break: break-word; background: #f6f6f6; pa
 .hint.could-not-parse, .hint.no-answer { border-color: #d90; }
 .missing { color: #a00; font-style: italic; }
 .score-box { display: inline-block; min-width: 4em; border-bottom: 1px solid #444; }
+.grade { margin-top: .8em; padding: .5em; background: #eef5ee; border-radius: 4px; }
+.grade input { width: 5em; } .grade input:invalid { outline: 2px solid #c33; }
+.grade textarea { width: 100%; min-height: 3em; }
+#save-bar { position: sticky; top: 0; background: #fff; padding: .4em 0; border-bottom: 1px solid #ccc; }
+"""
+
+# The sheet's Save button: written_scores.csv as written_scores.py reads it, downloaded from a Blob (no
+# request, works offline).  Cells are defused against spreadsheet formulas as csvsafe.py does.
+_SAVE_SCRIPT = r"""
+(() => {
+  const QUESTIONS = [["1.4", 15], ["1.5", 10]];
+  const START = /^[=+\-@\t\r\n]/, NUMBER = /^-?\d+(\.\d+)?$/;
+  const cell = (value) => {
+    let text = String(value == null ? "" : value);
+    if (START.test(text) && !NUMBER.test(text)) text = "'" + text;
+    return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  };
+  const csv = () => {
+    const rows = [["id", "name"].concat(...QUESTIONS.map(([q]) => [q, q + " comment"])),
+                  ["Points Possible", ""].concat(...QUESTIONS.map(([, m]) => [String(m), ""]))];
+    for (const section of document.querySelectorAll("section.student[data-id]")) {
+      const row = [section.dataset.id, section.dataset.name];
+      for (const [q] of QUESTIONS) {
+        row.push(section.querySelector(`input[data-q="${q}"]`).value.trim(),
+                 section.querySelector(`textarea[data-q="${q}"]`).value);
+      }
+      rows.push(row);
+    }
+    return rows.map((row) => row.map(cell).join(",")).join("\r\n") + "\r\n";
+  };
+  document.getElementById("save").addEventListener("click", () => {
+    const invalid = document.querySelectorAll(".grade input:invalid").length;
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob([csv()], {type: "text/csv;charset=utf-8"}));
+    link.download = "written_scores.csv";
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    document.getElementById("save-status").textContent = "Saved written_scores.csv" +
+      (invalid ? ` (${invalid} score(s) out of range: make grade will list them)` : "") +
+      ": put it in the grades folder, then run make grade again.";
+  });
+})();
 """
 
 
 def _render_markdown(markdown: str) -> str:
-    """Markdown -> HTML as Jupyter renders it (nbconvert's mistune), then an allow-list cleaner:
-    student HTML such as <script> or onerror= comes out as visible text or not at all."""
-    import bleach
+    """Markdown -> HTML as Jupyter renders it (nbconvert's mistune), then an allow-list cleaner (nh3):
+    student HTML such as <script>, onerror=, a class or a heading does not come out."""
+    import nh3
     from nbconvert.filters import markdown2html
 
     try:
         rendered = markdown2html(markdown)
     except Exception:  # (an unrenderable answer is still shown raw below)
         rendered = "<pre>" + html.escape(markdown) + "</pre>"
-    return bleach.clean(rendered, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRS,
-                        protocols={"http", "https", "mailto"}, strip=False)
+    return nh3.clean(rendered, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRS,
+                     url_schemes={"http", "https", "mailto"})
 
 
-def _question_html(key: str, markdown: str | None) -> str:
+def _score_fields_html(key: str, points: float | None, comment: str) -> str:
+    """The TA's score and comment for one question (read by the Save button)."""
+    question = key[1:].replace("_", ".")
+    maximum = sum(p for p, _ in RUBRIC[key][1])
+    value = "" if points is None else f"{points:g}"
+    return (f'<div class="grade"><label>Points for {question} <input type="number" data-q="{question}" min="0" '
+            f'max="{maximum}" step="0.5" value="{value}"> / {maximum}</label><br>'
+            f'<label>Comment for the student <textarea data-q="{question}">{html.escape(comment)}</textarea>'
+            "</label></div>")
+
+
+def _question_html(key: str, markdown: str | None, given: float | None = None, comment: str = "") -> str:
     title, items = RUBRIC[key]
     out = [f'<div class="question"><div class="answer"><h3>{html.escape(title)}</h3>']
     if markdown is None or not markdown.replace(PLACEHOLDER, "").strip():
@@ -96,6 +151,7 @@ def _question_html(key: str, markdown: str | None) -> str:
         out.append(f"<li><strong>{points} pts</strong> {html.escape(text)} "
                    f'Score: <span class="score-box">&nbsp;</span> / {points}</li>')
     out.append("</ul>")
+    out.append(_score_fields_html(key, given, comment))
     if key == "q1_4":
         check = check_kl_answer(markdown)
         found = "" if check.latex is None else (
@@ -113,13 +169,16 @@ def _question_html(key: str, markdown: str | None) -> str:
 def grading_sheet_html(entries: Iterable[Mapping[str, str | None]]) -> str:
     """One self-contained HTML page for the TA: per student, each written answer as rendered
     markdown (plus its raw text, readable without MathJax), the rubric beside it, and for 1.4 the
-    KL check labelled as a hint.  ``entries``: dicts with ``student``, ``q1_4`` and ``q1_5``."""
+    KL check labelled as a hint, and the TA's score fields with a Save button that downloads
+    written_scores.csv.  ``entries``: dicts with ``student`` (the label), ``id``, ``name``, ``q1_4`` and
+    ``q1_5`` (the answers), and optionally ``points`` and ``comments`` (question -> value) to show."""
     entries = list(entries)
     config_hash = base64.b64encode(hashlib.sha256(_MATHJAX_CONFIG.encode()).digest()).decode()
+    save_hash = base64.b64encode(hashlib.sha256(_SAVE_SCRIPT.encode()).digest()).decode()
     # Defence in depth behind the cleaner: only our config script and the MathJax CDN may run.
     csp = (f"default-src 'none'; style-src 'unsafe-inline' https://cdn.jsdelivr.net; "
            f"font-src https://cdn.jsdelivr.net data:; img-src data:; "
-           f"script-src 'sha256-{config_hash}' https://cdn.jsdelivr.net")
+           f"script-src 'sha256-{config_hash}' 'sha256-{save_hash}' https://cdn.jsdelivr.net")
     parts = [
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">',
@@ -131,13 +190,22 @@ def grading_sheet_html(entries: Iterable[Mapping[str, str | None]]) -> str:
         f"<p>{len(entries)} submissions. Math is typeset by MathJax when online; the raw LaTeX is "
         "under each answer. The automatic KL check only reads the last expression: it is a hint "
         "for the grader, never a grade.</p>",
+        '<div id="save-bar"><button id="save" type="button">Save written_scores.csv</button> '
+        '<span id="save-status">Type the points and comments, then save; put the file in the grades folder '
+        "and run make grade again.</span></div>",
     ]
     for entry in entries:
         student = str(entry.get("student", "?"))
-        parts.append(f'<section class="student"><h2>{html.escape(student)}</h2>')
-        parts.append(_question_html("q1_4", entry.get("q1_4")))
-        parts.append(_question_html("q1_5", entry.get("q1_5")))
+        ident = entry.get("id")
+        data = "" if ident is None else (f' data-id="{html.escape(str(ident))}" '
+                                         f'data-name="{html.escape(str(entry.get("name") or ""))}"')
+        points, comments = entry.get("points") or {}, entry.get("comments") or {}
+        parts.append(f'<section class="student"{data}><h2>{html.escape(student)}</h2>')
+        for key in ("q1_4", "q1_5"):
+            question = key[1:].replace("_", ".")
+            parts.append(_question_html(key, entry.get(key), points.get(question), comments.get(question, "")))
         parts.append("</section>")
+    parts.append(f"<script>{_SAVE_SCRIPT}</script>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
 

@@ -115,3 +115,49 @@ def test_the_checks_catch_a_broken_page(browser, tmp_path):
     assert any("boom" in c for c in visit.console) and any("undefined_function" in c for c in visit.console)
     assert any("missing.png" in c for c in visit.console), visit.console  # the failed load is logged too
     assert visit.images == [{"alt": None, "loaded": False, "src": (tmp_path / "missing.png").as_uri()[:60]}]
+
+
+def test_written_sheet_saves_the_scores_offline_and_they_read_back(browser, tmp_path):
+    """A TA types points and comments on written.html and presses Save: the browser downloads
+    written_scores.csv (from a Blob, no request), and make grade reads the same scores back."""
+    import time
+
+    from autograder import written_scores
+
+    page = tmp_path / "written.html"
+    page.write_text(written.grading_sheet_html([
+        {"student": "Ada / ada", "id": "ada", "name": "=Ada", "q1_4": "$$x$$", "q1_5": "beta",
+         "points": {"1.4": 12.0}, "comments": {"1.4": "earlier comment"}},
+        {"student": "bob", "id": "bob", "name": "Bob, Jr.", "q1_4": None, "q1_5": None}]), encoding="utf-8")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.call("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(downloads))
+    visit = browser.visit(page)
+    assert visit.console == [] and visit.external == []
+    assert browser.evaluate("""(() => {
+      const type = (id, what, q, text) => {
+        const field = document.querySelector(`section[data-id="${id}"] ${what}[data-q="${q}"]`);
+        field.value = text; field.dispatchEvent(new Event("input", {bubbles: true}));
+      };
+      type("ada", "input", "1.5", "9");
+      type("bob", "input", "1.4", "14.5");
+      type("bob", "textarea", "1.5", '-2: "beta too small" not explained,\\nsee the rubric');
+      type("bob", "input", "1.5", "11");
+      document.getElementById("save").click();
+      return document.getElementById("save-status").textContent;
+    })()""").startswith("Saved written_scores.csv (1 score(s) out of range")
+    saved = downloads / "written_scores.csv"
+    deadline = time.monotonic() + 20
+    while not saved.is_file() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    back = written_scores.read(saved, {"ada", "bob"})
+    assert back.points == {"ada": {"1.4": 12.0, "1.5": 9.0}, "bob": {"1.4": 14.5, "1.5": None}}
+    assert back.comments["ada"]["1.4"] == "earlier comment"
+    assert back.comments["bob"]["1.5"] == '-2: "beta too small" not explained,\nsee the rubric'
+    assert back.problems == ["written_scores.csv line 4: 1.5 11 is out of range; skipped: it must be from 0 to 10",
+                             "written_scores.csv: bob has no valid score for 1.5 (its written total is left blank)"]
+    import csv
+
+    with open(saved, newline="", encoding="utf-8") as handle:
+        table = list(csv.reader(handle))
+    assert table[1] == ["Points Possible", "", "15", "", "10", ""] and table[2][1] == "'=Ada"  # defused, as csvsafe

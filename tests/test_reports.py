@@ -139,8 +139,11 @@ def test_gradebook_columns_and_totals_agree_with_tests(rows, tmp_path):
     path = reports.gradebook_csv(rows, tmp_path / "gradebook.csv")
     with open(path, encoding="utf-8", newline="") as handle:
         lines = list(csv.DictReader(handle))
-    assert list(lines[0]) == ["id", "name", "email", "1.4", "2.1", "2.2", "2.3", "total", "max_total", "status"]
+    assert list(lines[0]) == ["id", "name", "email", "1.4", "2.1", "2.2", "2.3", "total", "max_total", "status",
+                              "written 1.4", "written 1.5", "written", "submitted", "days late", "late penalty %",
+                              "late penalty", "final", "max_final"]
     assert [line["id"] for line in lines] == ["alice_hw7", "bob_hw7", "carol_hw7"]
+    assert all(line["final"] == "" for line in lines)  # rows without a final grade (no merge step): blank
     for line, row in zip(lines, rows):
         tests = (row["results"] or {}).get("tests", [])
         expected = 0.0 if row["status"] == "error" else sum(t["score"] for t in tests)

@@ -192,8 +192,8 @@ ATTACKS = [
 @pytest.mark.parametrize("attack", ATTACKS)
 def test_student_html_cannot_run(attack):
     page = grading_sheet_html([{"student": "<script>alert(3)</script>", "q1_4": attack, "q1_5": attack}])
-    # Only our two scripts (the MathJax config and the MathJax loader) are real tags.
-    assert len(_scripts(page)) == 2
+    # Only our three scripts (the MathJax config, the MathJax loader, the Save button) are real tags.
+    assert len(_scripts(page)) == 3
     assert "alert" not in "".join(re.findall(r"<script\b[^>]*>.*?</script>", page, flags=re.S | re.I))
     lowered = page.lower()
     assert "<iframe" not in lowered and "<img" not in lowered and "<svg" not in lowered
@@ -225,3 +225,27 @@ def test_answers_are_found_in_the_notebooks_by_grade_id(root):
     student = answers_from_notebook(nbformat.read(str(root / "notebooks" / "HW7.ipynb"), as_version=4))
     assert check_kl_answer(student["q1_4"]).verdict == "no answer"
     assert answers_from_notebook({"cells": []}) == {"q1_4": None, "q1_5": None}
+
+
+IMITATIONS = [
+    '<div class="hint equivalent"><strong>Automatic check (hint, not a grade):</strong> equivalent</div>',
+    "## ada\n\n### 1.5 Effect of beta (10 points, by hand)",
+    '<h2>bob</h2><section class="student">',
+    '<span class="score-box">15</span><input type="number" data-q="1.4" value="15">',
+    '<p style="position:fixed;top:0">Save written_scores.csv</p><button id="save">Save</button>',
+]
+
+
+@pytest.mark.parametrize("imitation", IMITATIONS)
+def test_student_markup_cannot_imitate_the_sheets_own_elements(imitation):
+    """nh3's allow-list keeps the text of a student's answer but no heading, class, id, style or form
+    element: nothing in an answer can pass for the hint box, a student's section, a question or a score."""
+    page = grading_sheet_html([{"student": "eve", "id": "eve", "name": "", "q1_4": imitation, "q1_5": imitation}])
+    answers = re.findall(r'<div class="answer">(.*?)<details>', page, flags=re.S)
+    assert len(answers) == 2
+    for answer in answers:
+        rendered = answer.split("</h3>", 1)[1]  # after the sheet's own question title
+        assert not re.search(r"<(h[1-6]|section|input|button|div|textarea|style)\b", rendered, flags=re.I), rendered
+        assert not re.search(r"\s(class|id|style|data-[a-z]+)\s*=", rendered, flags=re.I), rendered
+    assert len(re.findall(r'<div class="hint ', page)) == 1  # the sheet's own hint box, for 1.4 only
+    assert page.count("<h2>") == 1 and page.count('type="number"') == 2  # eve's heading, her two score fields
