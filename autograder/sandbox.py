@@ -4,8 +4,12 @@ Each part gets a fresh Python in its own scratch folder, with a scrubbed environ
 CPU time, memory, file size and processes and a wall-clock timeout.  On Linux with bubblewrap it
 runs in a sandbox that sees nothing of the user's files (`autograder.bwrap`); elsewhere, where the
 platform allows, it gets its own network and PID namespaces only (`autograder.isolation` says which).
-When the grader runs as root (Gradescope) the child runs as an unprivileged user.  The child reports
-through a private pipe; the parent validates what comes back and writes results itself.
+When the grader runs as root (Gradescope) each child runs as a user id of its own, which owns only its
+scratch folder: another child cannot enter it, and one signal as that user ends every process the child
+started, in whatever session.  The child reports through a private pipe; its output goes to an unnamed
+file the parent opened before the child existed, so the parent never opens a path in a folder that
+student code can write (no link or race there can redirect the parent).  A timeout is charged for the
+CPU time of the child's own processes, with a wall-clock backstop: a child slowed by others keeps its time.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,11 +36,17 @@ CHILD_PACKAGE = Path(__file__).with_name("child")  # the child's code, copied as
 # What the child runs: the one list the sandbox copies and issue 14's outcome cache hashes.
 CHILD_FILES = (*sorted(CHILD_PACKAGE.glob("*.py")), KIT_ROOT / "HW7_utils.py")
 KIT_FILES = ("child", "HW7_utils.py", "airfoils.npz")  # read-only inside the bubblewrap sandbox
+# The wall clock a child may take is BACKSTOP times its CPU budget: a child slowed by the rest of the machine
+# is not charged for it, one that sleeps or blocks still ends.  Such an end is not the student's CPU: WAITED
+# marks it (and the outcome cache does not keep it: the next grading may be on a quieter machine).
+BACKSTOP = 3
+WAITED = "the wall-clock backstop, with little CPU used"
+POLL_S = 0.1
 
 
 @dataclass
 class Budget:
-    wall_s: float  # also the CPU-time limit: the child has one thread
+    wall_s: float  # the CPU time of the child's processes, together; the wall clock allows BACKSTOP times that
     memory: int = limits.MEMORY_BYTES
     file_bytes: int = limits.FILE_BYTES
 
@@ -47,6 +58,120 @@ class Outcome:
     cause: str = ""  # for the student, when not ok
     seconds: float = 0.0
     output_tail: str = ""
+
+
+HASH_SEED = "0"  # the child's str/bytes hashes, hence set iteration order, are the same in every grading
+
+
+def _processes(uid: int | None, root: int) -> list[str]:
+    """The /proc folders of a child's processes: all of ``uid``'s, else ``root`` and its descendants."""
+    stats: dict[str, tuple[int, str]] = {}
+    try:
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                if uid is not None and os.stat(entry.path).st_uid != uid:
+                    continue
+                with open(os.path.join(entry.path, "stat"), "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            stats[entry.path] = (int(fields[1]), fields[0].decode())  # parent pid, state
+    except OSError:
+        return []
+    if uid is not None:
+        return list(stats)
+    tree, grew = {f"/proc/{root}"}, True
+    while grew:
+        grew = False
+        for path, (parent, _) in stats.items():
+            if path not in tree and f"/proc/{parent}" in tree:
+                tree.add(path)
+                grew = True
+    return [p for p in tree if p in stats]
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") and "SC_CLK_TCK" in os.sysconf_names else 100
+
+
+def tree_cpu_seconds(uid: int | None, root: int) -> float | None:
+    """CPU seconds used so far by a child's processes (their reaped children included); None without /proc."""
+    if not os.path.isdir("/proc/self"):
+        return None
+    total = 0
+    for path in _processes(uid, root):
+        try:
+            with open(os.path.join(path, "stat"), "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / _TICK
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process of ``uid``, new sessions and process groups included, until none is left.
+
+    kill(-1) sent *as that user* reaches exactly its processes; a fork racing it is caught by the next round.
+    """
+    killer = "import os\nfor _ in range(50):\n    try:\n        os.kill(-1, 9)\n    except ProcessLookupError:\n        break\n"
+    unlimited = [shutil.which("prlimit") or "prlimit", "--nproc=unlimited", "--"] if shutil.which("prlimit") else []
+    for _ in range(20):  # the killer itself must start even when the user is at its process limit
+        subprocess.run([*unlimited, *isolation.user_prefix(uid), sys.executable, "-S", "-c", killer], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=30)
+        alive = [p for p in _processes(uid, 0) if _state(p) not in ("Z", "X", "")]
+        if not alive:
+            return
+
+
+def _state(path: str) -> str:
+    try:
+        with open(os.path.join(path, "stat"), "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+TEMP_PREFIX = "hw7-grade-"
+
+
+def private_root(folder: Path) -> None:
+    """A grading's temporary folder: nobody else may list it; where children run as users of their own (root)
+    they may pass through it to their own scratch folder (0700 each), and nowhere else."""
+    folder.chmod(0o711 if isolation.separate_uids() else 0o700)
+
+
+def grading_folder() -> tempfile.TemporaryDirectory:
+    """A private temporary folder for one grading, named after this process; the folders of graders that
+    were killed (their process is gone) are removed first, so that no unpacked submission outlives them."""
+    remove_orphaned_folders(Path(tempfile.gettempdir()))
+    return tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-")  # mkdtemp: 0700
+
+
+def remove_orphaned_folders(temp: Path) -> list[Path]:
+    """Remove this user's grading folders in ``temp`` whose grader process no longer exists; those removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(temp))
+    except OSError:
+        return removed
+    for entry in entries:
+        pid = entry.name.removeprefix(TEMP_PREFIX).split("-", 1)[0]
+        if not (entry.name.startswith(TEMP_PREFIX) and pid.isdigit()):
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.geteuid():
+                continue
+            os.kill(int(pid), 0)
+            continue  # its grader is still running (or the pid was reused: then it is left alone)
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)  # fd-based on Linux: never follows a link inside
+        removed.append(Path(entry.path))
+    return removed
 
 
 def _user_task_count(uid: int) -> int:
@@ -76,7 +201,7 @@ def _clean_env(scratch: Path) -> dict[str, str]:
         "HOME": str(scratch),
         "TMPDIR": str(scratch / "tmp"),
         "LANG": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
+        "PYTHONHASHSEED": HASH_SEED,  # read because the child runs without -E/-I (its environment is this one)
         "PYTHONDONTWRITEBYTECODE": "1",
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": str(scratch / "tmp"),
@@ -86,24 +211,31 @@ def _clean_env(scratch: Path) -> dict[str, str]:
     }
 
 
-def prepare_scratch(scratch: Path, data_file: Path) -> None:
-    """A fresh folder holding only what the child may see: its package, HW7_utils and the data."""
+def prepare_scratch(scratch: Path, data_file: Path, uid: int | None = None) -> None:
+    """A fresh folder holding only what the child may see: its package, HW7_utils and the data.
+
+    Private (0700) to the child's user ``uid`` (when the grader is root), given to it only once complete:
+    no process of that user exists yet, so nothing can race these writes.
+    """
     if scratch.exists():
-        shutil.rmtree(scratch)
+        shutil.rmtree(scratch)  # fd-based on Linux: links inside are removed, never followed
     (scratch / "tmp").mkdir(parents=True)
+    scratch.chmod(0o700)
     for path in CHILD_FILES:
         target = scratch / ("child" if path.parent == CHILD_PACKAGE else "") / path.name
         target.parent.mkdir(exist_ok=True)
         shutil.copy(path, target)
     shutil.copy(data_file, scratch / "airfoils.npz")
-    user = isolation.sandbox_user()
-    if user:
+    if uid is not None:
         for path in [scratch, *scratch.rglob("*")]:
-            os.chown(path, user.pw_uid, user.pw_gid)
+            os.chown(path, uid, uid, follow_symlinks=False)
 
 
-def _describe_death(code: int, timed_out: bool, budget: Budget) -> str:
+def _describe_death(code: int, timed_out: bool, budget: Budget, waited: bool = False) -> str:
     sig = -code if code < 0 else (code - 128 if code > 128 else 0)
+    if waited:
+        return (f"it did not finish within {budget.wall_s * BACKSTOP:g} s of waiting ({WAITED}: it slept or "
+                "waited for something that never came?)")
     if timed_out:
         return (f"it ran longer than its time budget of {budget.wall_s:g} s and was stopped "
                 "(an endless loop, or far too much work?)")
@@ -139,40 +271,63 @@ class Child:
     """
 
     def __init__(self, scratch: Path, data_file: Path, budget: Budget):
-        prepare_scratch(scratch, data_file)
-        self.budget, self.out_path = budget, scratch / "output.txt"
+        self.uid = isolation.allocate_uid()  # None unless the grader is root
+        self.budget, self.proc = budget, None
+        # The child's stdout and stderr: a file with no name, opened before the child exists.
+        self.output = tempfile.TemporaryFile(prefix="hw7-output-")
+        try:
+            self._start(scratch, data_file, budget)
+        except BaseException:
+            self.kill()
+            raise
+
+    def _start(self, scratch: Path, data_file: Path, budget: Budget) -> None:
+        prepare_scratch(scratch, data_file, self.uid)
         read_fd, write_fd = os.pipe()
-        user = isolation.sandbox_user()
         python = sys.executable
         if isolation.uses_bwrap():  # the user drops first: bwrap then needs no privilege of its own
-            prefix = [*isolation.user_prefix(), *bwrap.command(scratch, [scratch / f for f in KIT_FILES])]
+            prefix = [*isolation.user_prefix(self.uid), *bwrap.command(scratch, [scratch / f for f in KIT_FILES])]
             python = bwrap.interpreter()
         else:
-            prefix = [*isolation.namespace_prefix(), *isolation.user_prefix()]
-        nproc = limits.EXTRA_PROCESSES + _user_task_count(user.pw_uid if user else os.getuid())
+            prefix = [*isolation.dies_with_grader(), *isolation.namespace_prefix(), *isolation.user_prefix(self.uid)]
+        nproc = limits.EXTRA_PROCESSES + (0 if self.uid is not None else _user_task_count(os.getuid()))
         prlimit = shutil.which("prlimit")
         if prlimit:  # limits set by a wrapper: safer than preexec_fn when several grades run in threads
             cpu = int(budget.wall_s) + 1
             prefix = [prlimit, f"--cpu={cpu}:{cpu + 1}", f"--as={budget.memory}", f"--fsize={budget.file_bytes}",
                       "--core=0", f"--nproc={nproc}", "--", *prefix]
-        cmd = [*prefix, python, "-I", "child/__main__.py", str(write_fd)]
+        # -s -P rather than -I: -I would also ignore PYTHONHASHSEED; the environment is the scrubbed one anyway.
+        flags = ["-s", "-P"] if sys.version_info >= (3, 11) else ["-s"]
+        cmd = [*prefix, python, *flags, "child/__main__.py", str(write_fd)]
         self.sink: list[bytes] = []
-        with open(self.out_path, "wb") as out:
+        try:
             self.proc = subprocess.Popen(
-                cmd, cwd=scratch, env=_clean_env(scratch), stdin=subprocess.PIPE, stdout=out,
+                cmd, cwd=scratch, env=_clean_env(scratch), stdin=subprocess.PIPE, stdout=self.output,
                 stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
                 preexec_fn=None if prlimit else functools.partial(_limit_child, budget, nproc),
             )
-        os.close(write_fd)
+        finally:
+            os.close(write_fd)
         self.reader = threading.Thread(target=_read_channel, args=(read_fd, self.sink), daemon=True)
         self.reader.start()
 
+    def cpu_seconds(self) -> float | None:
+        return tree_cpu_seconds(self.uid, self.proc.pid) if self.proc is not None else None
+
     def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the child and anything it started
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait()
+        """End the child and everything it started (its own user's processes, whatever their session)."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self.uid is not None:
+            kill_uid(self.uid)
+        if self.proc is not None:
+            self.proc.wait()
+        if self.uid is not None:
+            isolation.release_uid(self.uid)
+            self.uid = None
 
     def run(self, job: dict[str, Any], cancel: threading.Event | None = None) -> Outcome:
         """Send the job, wait within the budget, and return the validated outcome.
@@ -182,8 +337,10 @@ class Child:
         nonce = secrets.token_hex(16)
         job = {**job, "nonce": nonce}
         start = time.monotonic()
-        deadline = start + self.budget.wall_s
-        timed_out = cancelled = False
+        backstop = start + self.budget.wall_s * BACKSTOP
+        cpu_start = self.cpu_seconds()  # what the child used importing before the job came is not charged
+        timed_out = cancelled = waited = False
+        used = 0.0
         proc = self.proc
         try:
             try:
@@ -192,21 +349,29 @@ class Child:
             except (BrokenPipeError, OSError):
                 pass
             while proc.poll() is None:
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                cpu = self.cpu_seconds()
+                used = cpu - cpu_start if cpu is not None and cpu_start is not None else now - start
+                if used > self.budget.wall_s:
                     timed_out = True
                     break
-                if cancel is not None and cancel.wait(0.05):
+                if now > backstop:
+                    timed_out = waited = True
+                    break
+                if cancel is not None and cancel.wait(POLL_S):
                     cancelled = True
                     break
                 if cancel is None:
-                    time.sleep(0.05)
+                    time.sleep(POLL_S)
         finally:
             self.kill()
         self.reader.join(timeout=5)
         seconds = time.monotonic() - start
+        if timed_out and not waited:
+            seconds = max(seconds, used)  # the time charged: the CPU of several processes may exceed the wall clock
         if cancelled:
             return Outcome(False, {}, "cancelled by the grader", seconds)
-        tail = _tail(self.out_path)
+        tail = _tail(self.output)
         raw = b"".join(self.sink)
         message = _parse(raw, nonce, job["part"])
         if message is not None and message.get("cause"):
@@ -218,7 +383,7 @@ class Child:
             return Outcome(False, {}, f"the grader could not start its test process (exit code "
                            f"{proc.returncode}); this is not caused by your code: please tell the course staff",
                            seconds, tail)
-        return Outcome(False, {}, _describe_death(proc.returncode, timed_out, self.budget), seconds, tail)
+        return Outcome(False, {}, _describe_death(proc.returncode, timed_out, self.budget, waited), seconds, tail)
 
 
 def _parse(raw: bytes, nonce: str, part: str) -> dict[str, Any] | None:
@@ -234,10 +399,12 @@ def _parse(raw: bytes, nonce: str, part: str) -> dict[str, Any] | None:
     return None
 
 
-def _tail(path: Path, size: int = 2000) -> str:
+def _tail(output, size: int = 2000) -> str:
+    """The end of the child's output, read through the parent's own handle (the file has no name), then closed."""
     try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, path.stat().st_size - size))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
+        end = os.fstat(output.fileno()).st_size
+        return os.pread(output.fileno(), size, max(0, end - size)).decode("utf-8", "replace")
+    except (OSError, ValueError):
         return ""
+    finally:
+        output.close()
