@@ -36,7 +36,7 @@ FOLDER_NAME = ".cache"
 # What the child runs: the files `sandbox.prepare_scratch` copies (the one list, sandbox.CHILD_FILES),
 # and the modules that set its environment and limits.
 CHILD_FILES = sandbox.CHILD_FILES
-RUNNER_FILES = (Path(__file__).with_name("sandbox.py"), Path(__file__).with_name("limits.py"))
+RUNNER_FILES = tuple(Path(__file__).with_name(name) for name in ("sandbox.py", "processes.py", "limits.py"))
 REFERENCE_FILE = Path(__file__).with_name("quality_reference.npz")
 ENTRY_MAX_BYTES = limits.OUTCOME_BYTES * 2 + 2**16  # an outcome's message, re-encoded, and its tail
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")

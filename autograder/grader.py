@@ -16,7 +16,8 @@ from autograder import KIT_ROOT, cache, cells, checks, intake, isolation, limits
 from autograder.checks.table import zero as _zero_tests
 from autograder.parts import NUMBERS, QUICK, RETRAINED, RUN_BY_RETRAINING
 from autograder.results import Results, TestResult
-from autograder.sandbox import Budget, Child, Outcome, grading_folder, private_root
+from autograder.sandbox import Budget, Child, Outcome
+from autograder.workdirs import grading_folder, private_root
 
 DATA_FILE = KIT_ROOT / "data" / "airfoils.npz"
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import KIT_ROOT, bwrap, isolation, limits
+from autograder.processes import kill_uid, tree_cpu_seconds
 
 CHILD_PACKAGE = Path(__file__).with_name("child")  # the child's code, copied as a folder
 # What the child runs: the one list the sandbox copies and issue 14's outcome cache hashes.
@@ -61,117 +62,6 @@ class Outcome:
 
 
 HASH_SEED = "0"  # the child's str/bytes hashes, hence set iteration order, are the same in every grading
-
-
-def _processes(uid: int | None, root: int) -> list[str]:
-    """The /proc folders of a child's processes: all of ``uid``'s, else ``root`` and its descendants."""
-    stats: dict[str, tuple[int, str]] = {}
-    try:
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                if uid is not None and os.stat(entry.path).st_uid != uid:
-                    continue
-                with open(os.path.join(entry.path, "stat"), "rb") as handle:
-                    fields = handle.read().rsplit(b")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            stats[entry.path] = (int(fields[1]), fields[0].decode())  # parent pid, state
-    except OSError:
-        return []
-    if uid is not None:
-        return list(stats)
-    tree, grew = {f"/proc/{root}"}, True
-    while grew:
-        grew = False
-        for path, (parent, _) in stats.items():
-            if path not in tree and f"/proc/{parent}" in tree:
-                tree.add(path)
-                grew = True
-    return [p for p in tree if p in stats]
-
-
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") and "SC_CLK_TCK" in os.sysconf_names else 100
-
-
-def tree_cpu_seconds(uid: int | None, root: int) -> float | None:
-    """CPU seconds used so far by a child's processes (their reaped children included); None without /proc."""
-    if not os.path.isdir("/proc/self"):
-        return None
-    total = 0
-    for path in _processes(uid, root):
-        try:
-            with open(os.path.join(path, "stat"), "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
-        except (OSError, IndexError, ValueError):
-            continue
-    return total / _TICK
-
-
-def kill_uid(uid: int) -> None:
-    """SIGKILL every process of ``uid``, new sessions and process groups included, until none is left.
-
-    kill(-1) sent *as that user* reaches exactly its processes; a fork racing it is caught by the next round.
-    """
-    killer = "import os\nfor _ in range(50):\n    try:\n        os.kill(-1, 9)\n    except ProcessLookupError:\n        break\n"
-    unlimited = [shutil.which("prlimit") or "prlimit", "--nproc=unlimited", "--"] if shutil.which("prlimit") else []
-    for _ in range(20):  # the killer itself must start even when the user is at its process limit
-        subprocess.run([*unlimited, *isolation.user_prefix(uid), sys.executable, "-S", "-c", killer], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=30)
-        alive = [p for p in _processes(uid, 0) if _state(p) not in ("Z", "X", "")]
-        if not alive:
-            return
-
-
-def _state(path: str) -> str:
-    try:
-        with open(os.path.join(path, "stat"), "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0].decode()
-    except (OSError, IndexError):
-        return ""
-
-
-TEMP_PREFIX = "hw7-grade-"
-
-
-def private_root(folder: Path) -> None:
-    """A grading's temporary folder: nobody else may list it; where children run as users of their own (root)
-    they may pass through it to their own scratch folder (0700 each), and nowhere else."""
-    folder.chmod(0o711 if isolation.separate_uids() else 0o700)
-
-
-def grading_folder() -> tempfile.TemporaryDirectory:
-    """A private temporary folder for one grading, named after this process; the folders of graders that
-    were killed (their process is gone) are removed first, so that no unpacked submission outlives them."""
-    remove_orphaned_folders(Path(tempfile.gettempdir()))
-    return tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-")  # mkdtemp: 0700
-
-
-def remove_orphaned_folders(temp: Path) -> list[Path]:
-    """Remove this user's grading folders in ``temp`` whose grader process no longer exists; those removed."""
-    removed = []
-    try:
-        entries = list(os.scandir(temp))
-    except OSError:
-        return removed
-    for entry in entries:
-        pid = entry.name.removeprefix(TEMP_PREFIX).split("-", 1)[0]
-        if not (entry.name.startswith(TEMP_PREFIX) and pid.isdigit()):
-            continue
-        try:
-            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.geteuid():
-                continue
-            os.kill(int(pid), 0)
-            continue  # its grader is still running (or the pid was reused: then it is left alone)
-        except ProcessLookupError:
-            pass
-        except OSError:
-            continue
-        shutil.rmtree(entry.path, ignore_errors=True)  # fd-based on Linux: never follows a link inside
-        removed.append(Path(entry.path))
-    return removed
 
 
 def _user_task_count(uid: int) -> int:
