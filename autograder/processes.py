@@ -20,31 +20,57 @@ KILLER = "import os\nfor _ in range(50):\n    try:\n        os.kill(-1, 9)\n    
 
 def _processes(uid: int | None, root: int) -> list[str]:
     """The /proc folders of a child's processes: all of ``uid``'s, else ``root`` and its descendants."""
-    stats: dict[str, tuple[int, str]] = {}
+    if uid is None:
+        return _descendants(root)
+    found = []
     try:
         for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
             try:
-                if uid is not None and os.stat(entry.path).st_uid != uid:
-                    continue
-                with open(os.path.join(entry.path, "stat"), "rb") as handle:
-                    fields = handle.read().rsplit(b")", 1)[1].split()
-            except (OSError, IndexError):
+                if entry.name.isdigit() and entry.stat().st_uid == uid:
+                    found.append(entry.path)
+            except OSError:
                 continue
-            stats[entry.path] = (int(fields[1]), fields[0].decode())  # parent pid, state
     except OSError:
         return []
-    if uid is not None:
-        return list(stats)
+    return found
+
+
+def _descendants(root: int) -> list[str]:
+    """``root`` and the processes below it, through each thread's ``children`` list (only these are read)."""
+    if not os.path.exists(f"/proc/self/task/{os.getpid()}/children"):  # a kernel without CONFIG_PROC_CHILDREN
+        return _descendants_by_scan(root)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        path = f"/proc/{pid}"
+        try:
+            tasks = os.listdir(f"{path}/task")
+        except OSError:
+            continue
+        found.append(path)
+        for task in tasks:
+            try:
+                with open(f"{path}/task/{task}/children", "rb") as handle:
+                    todo += [int(child) for child in handle.read().split()]
+            except (OSError, ValueError):
+                continue
+    return found
+
+
+def _descendants_by_scan(root: int) -> list[str]:
+    parents: dict[str, str] = {}
+    for entry in os.scandir("/proc"):
+        try:
+            with open(os.path.join(entry.path, "stat"), "rb") as handle:
+                parents[entry.path] = "/proc/" + handle.read().rsplit(b")", 1)[1].split()[1].decode()
+        except (OSError, IndexError):
+            continue
     tree, grew = {f"/proc/{root}"}, True
     while grew:
-        grew = False
-        for path, (parent, _) in stats.items():
-            if path not in tree and f"/proc/{parent}" in tree:
-                tree.add(path)
-                grew = True
-    return [p for p in tree if p in stats]
+        grown = {path for path, parent in parents.items() if parent in tree} - tree
+        tree |= grown
+        grew = bool(grown)
+    return [path for path in tree if path in parents]
 
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") and "SC_CLK_TCK" in os.sysconf_names else 100
