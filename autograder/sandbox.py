@@ -42,7 +42,7 @@ KIT_FILES = ("child", "HW7_utils.py", "airfoils.npz")  # read-only inside the bu
 # submission's worst case stays within Gradescope's timeout (10 + 1 and 5 + 1 minutes of re-training).  Such
 # an end is not the student's CPU: WAITED marks it (the outcome cache does not keep it).
 BACKSTOP_EXTRA_S = 60.0
-WAITED = "the wall-clock backstop, with little CPU used"
+WAITED = "stopped by the wall-clock backstop"
 POLL_S = 0.1
 CPU_SAMPLE_S = 0.5
 
@@ -128,11 +128,13 @@ def prepare_scratch(scratch: Path, data_file: Path, uid: int | None = None) -> N
             os.chown(path, uid, uid, follow_symlinks=False)
 
 
-def _describe_death(code: int, timed_out: bool, budget: Budget, waited: bool = False) -> str:
+def _describe_death(code: int, timed_out: bool, budget: Budget, waited: float | None = None) -> str:
+    """Why the child ended without a result; ``waited``: the CPU seconds it had used when the backstop ended it."""
     sig = -code if code < 0 else (code - 128 if code > 128 else 0)
-    if waited:
-        return (f"it did not finish within {backstop_s(budget):g} s of waiting ({WAITED}: it slept or "
-                "waited for something that never came?)")
+    if waited is not None:
+        return (f"it did not finish within {backstop_s(budget):g} s on the clock, having used {waited:.1f} s of its "
+                f"time budget of {budget.wall_s:g} s of CPU ({WAITED}: an endless loop on a busy machine, or it "
+                "slept or waited for something that never came?)")
     if timed_out:
         return (f"it ran longer than its time budget of {budget.wall_s:g} s and was stopped "
                 "(an endless loop, or far too much work?)")
@@ -282,7 +284,8 @@ class Child:
             return Outcome(False, {}, f"the grader could not start its test process (exit code "
                            f"{proc.returncode}); this is not caused by your code: please tell the course staff",
                            seconds, tail)
-        return Outcome(False, {}, _describe_death(proc.returncode, timed_out, self.budget, waited), seconds, tail)
+        return Outcome(False, {}, _describe_death(proc.returncode, timed_out, self.budget, used if waited else None),
+                       seconds, tail)
 
 
 def _parse(raw: bytes, nonce: str, part: str) -> dict[str, Any] | None:
