@@ -36,7 +36,7 @@ FOLDER_NAME = ".cache"
 # What the child runs: the files `sandbox.prepare_scratch` copies (the one list, sandbox.CHILD_FILES),
 # and the modules that set its environment and limits.
 CHILD_FILES = sandbox.CHILD_FILES
-RUNNER_FILES = (Path(__file__).with_name("sandbox.py"), Path(__file__).with_name("limits.py"))
+RUNNER_FILES = tuple(Path(__file__).with_name(name) for name in ("sandbox.py", "processes.py", "limits.py"))
 REFERENCE_FILE = Path(__file__).with_name("quality_reference.npz")
 ENTRY_MAX_BYTES = limits.OUTCOME_BYTES * 2 + 2**16  # an outcome's message, re-encoded, and its tail
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -106,7 +106,10 @@ def key(job: dict[str, Any], wall_s: float, env: dict[str, Any]) -> str:
 
 
 def worth_keeping(outcome: Outcome) -> bool:
-    """Outcomes caused by the student's code; never the grader's own trouble, which a rerun may fix."""
+    """Outcomes caused by the student's code alone; never the grader's own trouble, which a rerun may fix,
+    nor what the rest of the machine may have caused (a wait that ended at the wall-clock backstop)."""
+    if sandbox.WAITED in outcome.cause:
+        return False
     if outcome.cause == "cancelled by the grader":  # the grader stopped it to rerun with its own pieces
         return False
     if not outcome.ok and not outcome.payload and "could not start its test process" in outcome.cause:
@@ -160,6 +163,10 @@ class Store:
         return outcome
 
     def put(self, job: dict[str, Any], wall_s: float, outcome: Outcome) -> None:
+        from autograder import isolation
+
+        if not isolation.current().separate_submissions:  # another submission's child could have changed it
+            return
         if not worth_keeping(outcome):
             return
         entry_key = self.key(job, wall_s)

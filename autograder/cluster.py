@@ -8,6 +8,10 @@ What each process needs:
   runs another version of it stops the batch with a message naming it;
 - the machine running ``grade-all``: the kit and the submissions; nothing is shared through files.
 
+Results come back as data: the JSON text of a results.json, which the client checks (size, JSON, the
+results model: :func:`results_from_wire`) before anything is written; a worker's answer is never an
+object to unpickle into the client's code.
+
 A worker that dies mid-batch loses no grade: the scheduler gives its submissions to another worker
 (and a task that fails on a worker is retried elsewhere).  When no worker joins, or none is left,
 within ``WORKER_WAIT_S`` the batch ends with a clear message instead of waiting forever; whatever is
@@ -17,6 +21,7 @@ still ungraded then gets an "Autograder failed" result, so every results.json is
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import time
@@ -27,6 +32,7 @@ from typing import Any
 WORKER_WAIT_S = float(os.environ.get("HW7_WORKER_WAIT_S", 120))  # for a worker to join, or to come back
 RETRIES = 2  # a task that raises (e.g. on a worker set up wrongly) is tried again elsewhere
 POLL_S = 1.0
+RESULTS_MAX_CHARS = 16 * 2**20  # a results.json is a few kB to a few hundred kB; anything larger is refused
 
 
 class ClusterError(ValueError):
@@ -60,11 +66,13 @@ class ByValue:
 
 
 # --- what runs on a worker (only the standard library at module level: the code travels) ----------
-def grade_remote(name: str, data: bytes) -> dict[str, Any]:
-    """Grade one packed submission on a worker; its results.json as a dict."""
+def grade_remote(name: str, data: bytes) -> str:
+    """Grade one packed submission on a worker; its results.json as JSON text (data, not an object)."""
+    import json
+
     from autograder.batch import grade_packed
 
-    return grade_packed(name, data)
+    return json.dumps(grade_packed(name, data))
 
 
 def kit_on_worker() -> dict[str, str]:
@@ -90,6 +98,25 @@ def kit_version() -> str:
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def results_from_wire(answer: Any) -> dict[str, Any]:
+    """A worker's answer checked as a results.json: JSON text of bounded size that the results model reads.
+
+    ValueError (saying what is wrong) for anything else.
+    """
+    from autograder.results import Results
+
+    if not isinstance(answer, str):
+        raise ValueError(f"the worker answered with a {type(answer).__name__}, not the text of a results.json")
+    if len(answer) > RESULTS_MAX_CHARS:
+        raise ValueError(f"the worker's results.json is larger than {RESULTS_MAX_CHARS // 2**20} MB")
+    try:
+        data = json.loads(answer)
+    except ValueError as exc:
+        raise ValueError(f"the worker's results.json is not JSON ({exc})") from None
+    Results.from_dict(data)  # raises ValueError when it is not a results.json
+    return data
 
 
 def connect(address: str, wait_s: float | None = None):
@@ -166,7 +193,7 @@ def grade_on_cluster(address: str, jobs: Iterable[Any], pack: Callable[[Path], t
             for future in done:
                 job = futures[future]
                 try:
-                    record(job, future.result())
+                    record(job, results_from_wire(future.result()))
                 except Exception as exc:  # e.g. a task that failed on every worker it was given to
                     record(job, failed(job, exc))
             if done or client.nthreads():

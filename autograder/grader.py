@@ -17,6 +17,7 @@ from autograder.checks.table import zero as _zero_tests
 from autograder.parts import NUMBERS, QUICK, RETRAINED, RUN_BY_RETRAINING
 from autograder.results import Results, TestResult
 from autograder.sandbox import Budget, Child, Outcome
+from autograder.workdirs import grading_folder, private_root
 
 DATA_FILE = KIT_ROOT / "data" / "airfoils.npz"
 
@@ -29,9 +30,11 @@ class _Grading:
         self.results = Results()
         self.warm = warm  # a re-training child started before the intake, already importing torch
         self.parts = parts
-        workdir.chmod(0o755)  # the sandbox user must reach its scratch folders inside
+        private_root(workdir)
         self.workdir, self.data_file, self.parallel = workdir, data_file, parallel
-        self.sub = intake.load_submission(source, workdir)
+        unpacked = workdir / "private"  # the submission's files: no child, of this submission or another, may read them
+        unpacked.mkdir(mode=0o700, exist_ok=True)
+        self.sub = intake.load_submission(source, unpacked)
         self.code = cells.find_graded_cells(self.sub.notebook) if self.sub.notebook is not None else None
         ready = readiness.assess(self.sub, self.code)  # may take a missing config from the notebook
         self.blocked, self.partly_missing = ready.blocked, ready.partly_missing
@@ -148,9 +151,9 @@ def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: s
     """
     start = time.monotonic()
     try:
-        with tempfile.TemporaryDirectory(prefix="hw7-grade-") as tmp:
+        with grading_folder() as tmp:
             workdir = Path(tmp)
-            workdir.chmod(0o755)
+            private_root(workdir)
             warm = None
             if parallel and RETRAINED in parts:  # start the slow part's interpreter while the intake runs
                 warm = Child(workdir / "part-2.3", Path(data_file), Budget(wall_s=limits.TRAIN_WALL_S))

@@ -2,11 +2,16 @@
 
 Levels, strongest first (``full`` only for the first):
 - ``bubblewrap``: each child in a bwrap sandbox (see `autograder.bwrap`): no access to the user's files.
-- ``separate user``: the grader is root (Gradescope) and each child runs as an unprivileged user;
-  what it may read is what that user may read (run_autograder closes the grader's folders to it).
+- ``separate user``: the grader is root (Gradescope) and each child runs as a user id of its own, from a
+  reserved range no account uses (:func:`allocate_uid`): it can neither read nor signal another child,
+  and what it may read is what any user may (run_autograder closes the grader's folders to others).
+  It has no network only where ``unshare`` works (it needs CAP_SYS_ADMIN): ``Isolation.network`` says.
 - ``namespaces``: no network and its own PIDs, but the child runs as the grader's user and can read
-  and write whatever that user can.
+  and write whatever that user can, other submissions' children included.
 - ``process``: a separate process with rlimits and time budgets only.
+
+``Isolation`` records, per grading, what was in force (results.json's ``extra_data.isolation``);
+``--strict`` grades only where each child has its own file system and network (``full``).
 """
 
 from __future__ import annotations
@@ -14,15 +19,20 @@ from __future__ import annotations
 import functools
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from autograder import KIT_ROOT, bwrap
 
-SANDBOX_USER_ENV = "HW7_SANDBOX_USER"  # the unprivileged user for student code when root
+# When the grader is root every child gets a user id of its own from this range (no account, no file of the
+# machine's owned by it): RLIMIT_NPROC then counts that child's processes only, and one signal as that user
+# reaches exactly that child's processes, in whatever session or process group they put themselves.
+CHILD_UIDS = range(1_900_000_000, 2_000_000_000)
 INSTALL = ("on Linux install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf "
            "install bubblewrap)")
 REPAIR = ("remove what stopped bubblewrap (above; e.g. unprivileged user namespaces turned off: "
@@ -46,29 +56,68 @@ class Isolation:
     full: bool
     summary: str
     reason: str = ""  # why the full sandbox is not in force ("" when it is)
+    network: bool = False  # the child has no network (its own empty network namespace)
+    pids: bool = False  # the child sees and can signal only its own processes
+    separate_submissions: bool = False  # one child can neither read nor change another's files or processes
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def sandbox_user() -> pwd.struct_passwd | None:
-    """The unprivileged user that runs student code when the grader is root, else None."""
-    if os.geteuid() != 0:
+def separate_uids() -> bool:
+    """Each child runs as a user id of its own: possible (and done) when the grader is root."""
+    return os.geteuid() == 0
+
+
+_uids_in_use: set[int] = set()
+_uids_lock = threading.Lock()
+
+
+def _uid_is_free(uid: int) -> bool:
+    """No account and no running process has ``uid`` (another grader on this machine may use the range too)."""
+    try:
+        pwd.getpwuid(uid)
+        return False
+    except KeyError:
+        pass
+    try:
+        return not any(entry.name.isdigit() and os.stat(entry.path).st_uid == uid for entry in os.scandir("/proc"))
+    except OSError:
+        return True
+
+
+def allocate_uid() -> int | None:
+    """A user id of its own for one child (root only; None otherwise), until :func:`release_uid`."""
+    if not separate_uids():
         return None
-    for name in filter(None, (os.environ.get(SANDBOX_USER_ENV), "nobody")):
-        try:
-            return pwd.getpwnam(name)
-        except KeyError:
-            continue
-    return None
+    with _uids_lock:
+        for _ in range(100):
+            uid = CHILD_UIDS[secrets.randbelow(len(CHILD_UIDS))]
+            if uid not in _uids_in_use and _uid_is_free(uid):
+                _uids_in_use.add(uid)
+                return uid
+    raise RuntimeError(f"no free user id in {CHILD_UIDS} for a child")
 
 
-def user_prefix() -> tuple[str, ...]:
-    user = sandbox_user()
-    if not user:
+def release_uid(uid: int | None) -> None:
+    with _uids_lock:
+        _uids_in_use.discard(uid)
+
+
+def user_prefix(uid: int | None) -> tuple[str, ...]:
+    """Run as ``uid`` (group ``uid``, no supplementary groups; setpriv needs no account for it), killed when
+    its parent ends (a grader killed mid-batch leaves no child running)."""
+    if uid is None:
         return ()
-    return (shutil.which("setpriv") or "setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
-            "--clear-groups")
+    return (shutil.which("setpriv") or "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+            "--pdeathsig=KILL")
+
+
+def dies_with_grader() -> tuple[str, ...]:
+    """A prefix that kills the command when the grader's thread that started it ends (for ``unshare``, whose
+    --kill-child then ends the whole namespace); empty without setpriv (macOS)."""
+    setpriv = shutil.which("setpriv")
+    return (setpriv, "--pdeathsig=KILL") if setpriv else ()
 
 
 @functools.cache
@@ -98,13 +147,15 @@ def _bwrap_problem() -> str:
     exposed = bwrap.exposure_problem(private)
     if exposed:
         return exposed
-    user = sandbox_user()
+    uid = allocate_uid()
     try:
-        problem = bwrap.probe(user_prefix(), (user.pw_uid, user.pw_gid) if user else None)
+        problem = bwrap.probe(user_prefix(uid), (uid, uid) if uid is not None else None)
     except Exception as exc:  # noqa: BLE001 (an odd machine must never cost a submission its results.json)
         problem = f"the trial sandbox failed ({type(exc).__name__}: {exc})"
-    if user and "Permission denied" in problem:
-        problem += (f" (user {user.pw_name} cannot read the Python environment: install it where every user may "
+    finally:
+        release_uid(uid)
+    if uid is not None and "Permission denied" in problem:
+        problem += (" (an unprivileged user cannot read the Python environment: install it where every user may "
                     "read it, as gradescope/setup.sh does)")
     return problem
 
@@ -113,25 +164,28 @@ def _bwrap_problem() -> str:
 def current() -> Isolation:
     """The isolation every child of this process gets (decided once per run)."""
     base = "separate process, rlimits (CPU, memory, file size, processes), time budgets"
-    user = sandbox_user()
-    as_user = f", runs as user {user.pw_name}" if user else ""
+    as_user = ", each child as a user id of its own" if separate_uids() else ""
     if uses_bwrap():
         return Isolation("bubblewrap", True, f"{base}, {bwrap.version()} sandbox (own read-only file system, "
-                                             f"writable scratch folder only, no network, own PIDs){as_user}")
+                                             f"writable scratch folder only, no network, own PIDs){as_user}",
+                         network=True, pids=True, separate_submissions=True)
     reason = _bwrap_problem()
-    if user:
-        return Isolation("separate user", False, base + as_user + (
-            ", no network and own PID namespace" if namespace_prefix() else ""), reason)
-    if namespace_prefix():
-        return Isolation("namespaces", False, base + ", no network and own PID namespace", reason)
+    namespaces = bool(namespace_prefix())
+    spaces = ", no network and own PID namespace" if namespaces else ", NO network isolation (unshare failed)"
+    if separate_uids():
+        return Isolation("separate user", False, base + as_user + spaces, reason, network=namespaces, pids=True,
+                         separate_submissions=True)
+    if namespaces:
+        return Isolation("namespaces", False, base + spaces, reason, network=True, pids=True)
     return Isolation("process", False, base, reason)
 
 
 def warning(isolation: Isolation) -> str:
     """What a weaker isolation means for the person grading, and the fix."""
     if isolation.level == "separate user":
-        what = ("Student code runs as an unprivileged user: it cannot write the grader's files, but can read "
-                "whatever that user may read.")
+        what = ("Student code runs as an unprivileged user id of its own per child: it cannot write the grader's "
+                "files or touch other submissions, but can read whatever any user may read"
+                + ("." if isolation.network else ", and it HAS network access (no network namespace here)."))
     else:
         what = ("Student code runs as you: it can read and change anything your account can (your home "
                 "folder, this kit including the solution and the grader, other submissions, the grades).")

@@ -13,7 +13,8 @@ TRAIN_WALL_S = 600.0  # part 2.3: re-training the student's model (10 minutes)
 CELL_S = 20  # defining one graded cell's contents (a loop in a class body, say); sent in the job
 # Part 2.3's second training, with the grader's reference loop and KL (only when the first gave no model,
 # or 1.4/2.2 lost points and the samples are below full marks), gets this share of TRAIN_WALL_S: the
-# worst case for one submission is TRAIN_WALL_S * (1 + FALLBACK_SHARE), 15 minutes.
+# worst case for one submission is TRAIN_WALL_S * (1 + FALLBACK_SHARE), 15 minutes of CPU (a minute more on the
+# clock for each training: sandbox.BACKSTOP_EXTRA_S).
 FALLBACK_SHARE = 0.5
 MEMORY_BYTES = 4 * 2**30  # address space of one child
 FILE_BYTES = 20 * 2**20  # any single file a child writes, its captured output included

@@ -4,8 +4,12 @@ Each part gets a fresh Python in its own scratch folder, with a scrubbed environ
 CPU time, memory, file size and processes and a wall-clock timeout.  On Linux with bubblewrap it
 runs in a sandbox that sees nothing of the user's files (`autograder.bwrap`); elsewhere, where the
 platform allows, it gets its own network and PID namespaces only (`autograder.isolation` says which).
-When the grader runs as root (Gradescope) the child runs as an unprivileged user.  The child reports
-through a private pipe; the parent validates what comes back and writes results itself.
+When the grader runs as root (Gradescope) each child runs as a user id of its own, which owns only its
+scratch folder: another child cannot enter it, and one signal as that user ends every process the child
+started, in whatever session.  The child reports through a private pipe; its output goes to an unnamed
+file the parent opened before the child existed, so the parent never opens a path in a folder that
+student code can write (no link or race there can redirect the parent).  A timeout is charged for the
+CPU time of the child's own processes, with a wall-clock backstop: a child slowed by others keeps its time.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,16 +31,25 @@ from pathlib import Path
 from typing import Any
 
 from autograder import KIT_ROOT, bwrap, isolation, limits
+from autograder.processes import kill_uid, tree_cpu_seconds
 
 CHILD_PACKAGE = Path(__file__).with_name("child")  # the child's code, copied as a folder
 # What the child runs: the one list the sandbox copies and issue 14's outcome cache hashes.
 CHILD_FILES = (*sorted(CHILD_PACKAGE.glob("*.py")), KIT_ROOT / "HW7_utils.py")
 KIT_FILES = ("child", "HW7_utils.py", "airfoils.npz")  # read-only inside the bubblewrap sandbox
+# The wall clock a child may take: its CPU budget plus up to BACKSTOP_EXTRA_S (at most twice the budget).  A
+# child slowed by the rest of the machine is not charged for it, one that sleeps or blocks still ends, and a
+# submission's worst case stays within Gradescope's timeout (10 + 1 and 5 + 1 minutes of re-training).  Such
+# an end is not the student's CPU: WAITED marks it (the outcome cache does not keep it).
+BACKSTOP_EXTRA_S = 60.0
+WAITED = "stopped by the wall-clock backstop"
+POLL_S = 0.1
+CPU_SAMPLE_S = 0.5
 
 
 @dataclass
 class Budget:
-    wall_s: float  # also the CPU-time limit: the child has one thread
+    wall_s: float  # the CPU time of the child's processes, together (the wall clock allows a little more)
     memory: int = limits.MEMORY_BYTES
     file_bytes: int = limits.FILE_BYTES
 
@@ -47,6 +61,14 @@ class Outcome:
     cause: str = ""  # for the student, when not ok
     seconds: float = 0.0
     output_tail: str = ""
+
+
+def backstop_s(budget: Budget) -> float:
+    """The wall-clock seconds a child may take, however little CPU it used."""
+    return budget.wall_s + min(2 * budget.wall_s, BACKSTOP_EXTRA_S)
+
+
+HASH_SEED = "0"  # the child's str/bytes hashes, hence set iteration order, are the same in every grading
 
 
 def _user_task_count(uid: int) -> int:
@@ -76,7 +98,7 @@ def _clean_env(scratch: Path) -> dict[str, str]:
         "HOME": str(scratch),
         "TMPDIR": str(scratch / "tmp"),
         "LANG": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
+        "PYTHONHASHSEED": HASH_SEED,  # read because the child runs without -E/-I (its environment is this one)
         "PYTHONDONTWRITEBYTECODE": "1",
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": str(scratch / "tmp"),
@@ -86,24 +108,33 @@ def _clean_env(scratch: Path) -> dict[str, str]:
     }
 
 
-def prepare_scratch(scratch: Path, data_file: Path) -> None:
-    """A fresh folder holding only what the child may see: its package, HW7_utils and the data."""
+def prepare_scratch(scratch: Path, data_file: Path, uid: int | None = None) -> None:
+    """A fresh folder holding only what the child may see: its package, HW7_utils and the data.
+
+    Private (0700) to the child's user ``uid`` (when the grader is root), given to it only once complete:
+    no process of that user exists yet, so nothing can race these writes.
+    """
     if scratch.exists():
-        shutil.rmtree(scratch)
+        shutil.rmtree(scratch)  # fd-based on Linux: links inside are removed, never followed
     (scratch / "tmp").mkdir(parents=True)
+    scratch.chmod(0o700)
     for path in CHILD_FILES:
         target = scratch / ("child" if path.parent == CHILD_PACKAGE else "") / path.name
         target.parent.mkdir(exist_ok=True)
         shutil.copy(path, target)
     shutil.copy(data_file, scratch / "airfoils.npz")
-    user = isolation.sandbox_user()
-    if user:
+    if uid is not None:
         for path in [scratch, *scratch.rglob("*")]:
-            os.chown(path, user.pw_uid, user.pw_gid)
+            os.chown(path, uid, uid, follow_symlinks=False)
 
 
-def _describe_death(code: int, timed_out: bool, budget: Budget) -> str:
+def _describe_death(code: int, timed_out: bool, budget: Budget, waited: float | None = None) -> str:
+    """Why the child ended without a result; ``waited``: the CPU seconds it had used when the backstop ended it."""
     sig = -code if code < 0 else (code - 128 if code > 128 else 0)
+    if waited is not None:
+        return (f"it did not finish within {backstop_s(budget):g} s on the clock, having used {waited:.1f} s of its "
+                f"time budget of {budget.wall_s:g} s of CPU ({WAITED}: an endless loop on a busy machine, or it "
+                "slept or waited for something that never came?)")
     if timed_out:
         return (f"it ran longer than its time budget of {budget.wall_s:g} s and was stopped "
                 "(an endless loop, or far too much work?)")
@@ -139,40 +170,63 @@ class Child:
     """
 
     def __init__(self, scratch: Path, data_file: Path, budget: Budget):
-        prepare_scratch(scratch, data_file)
-        self.budget, self.out_path = budget, scratch / "output.txt"
+        self.uid = isolation.allocate_uid()  # None unless the grader is root
+        self.budget, self.proc = budget, None
+        # The child's stdout and stderr: a file with no name, opened before the child exists.
+        self.output = tempfile.TemporaryFile(prefix="hw7-output-")
+        try:
+            self._start(scratch, data_file, budget)
+        except BaseException:
+            self.kill()
+            raise
+
+    def _start(self, scratch: Path, data_file: Path, budget: Budget) -> None:
+        prepare_scratch(scratch, data_file, self.uid)
         read_fd, write_fd = os.pipe()
-        user = isolation.sandbox_user()
         python = sys.executable
         if isolation.uses_bwrap():  # the user drops first: bwrap then needs no privilege of its own
-            prefix = [*isolation.user_prefix(), *bwrap.command(scratch, [scratch / f for f in KIT_FILES])]
+            prefix = [*isolation.user_prefix(self.uid), *bwrap.command(scratch, [scratch / f for f in KIT_FILES])]
             python = bwrap.interpreter()
         else:
-            prefix = [*isolation.namespace_prefix(), *isolation.user_prefix()]
-        nproc = limits.EXTRA_PROCESSES + _user_task_count(user.pw_uid if user else os.getuid())
+            prefix = [*isolation.dies_with_grader(), *isolation.namespace_prefix(), *isolation.user_prefix(self.uid)]
+        nproc = limits.EXTRA_PROCESSES + (0 if self.uid is not None else _user_task_count(os.getuid()))
         prlimit = shutil.which("prlimit")
         if prlimit:  # limits set by a wrapper: safer than preexec_fn when several grades run in threads
             cpu = int(budget.wall_s) + 1
             prefix = [prlimit, f"--cpu={cpu}:{cpu + 1}", f"--as={budget.memory}", f"--fsize={budget.file_bytes}",
                       "--core=0", f"--nproc={nproc}", "--", *prefix]
-        cmd = [*prefix, python, "-I", "child/__main__.py", str(write_fd)]
+        # -s -P rather than -I: -I would also ignore PYTHONHASHSEED; the environment is the scrubbed one anyway.
+        flags = ["-s", "-P"] if sys.version_info >= (3, 11) else ["-s"]
+        cmd = [*prefix, python, *flags, "child/__main__.py", str(write_fd)]
         self.sink: list[bytes] = []
-        with open(self.out_path, "wb") as out:
+        try:
             self.proc = subprocess.Popen(
-                cmd, cwd=scratch, env=_clean_env(scratch), stdin=subprocess.PIPE, stdout=out,
+                cmd, cwd=scratch, env=_clean_env(scratch), stdin=subprocess.PIPE, stdout=self.output,
                 stderr=subprocess.STDOUT, pass_fds=(write_fd,), start_new_session=True,
                 preexec_fn=None if prlimit else functools.partial(_limit_child, budget, nproc),
             )
-        os.close(write_fd)
+        finally:
+            os.close(write_fd)
         self.reader = threading.Thread(target=_read_channel, args=(read_fd, self.sink), daemon=True)
         self.reader.start()
 
+    def cpu_seconds(self) -> float | None:
+        return tree_cpu_seconds(self.uid, self.proc.pid) if self.proc is not None else None
+
     def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the child and anything it started
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait()
+        """End the child and everything it started (its own user's processes, whatever their session)."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self.uid is not None:
+            kill_uid(self.uid)
+        if self.proc is not None:
+            self.proc.wait()
+        if self.uid is not None:
+            isolation.release_uid(self.uid)
+            self.uid = None
 
     def run(self, job: dict[str, Any], cancel: threading.Event | None = None) -> Outcome:
         """Send the job, wait within the budget, and return the validated outcome.
@@ -182,8 +236,10 @@ class Child:
         nonce = secrets.token_hex(16)
         job = {**job, "nonce": nonce}
         start = time.monotonic()
-        deadline = start + self.budget.wall_s
-        timed_out = cancelled = False
+        backstop = start + backstop_s(self.budget)
+        cpu_start = self.cpu_seconds()  # what the child used importing before the job came is not charged
+        timed_out = cancelled = waited = False
+        used = 0.0
         proc = self.proc
         try:
             try:
@@ -191,22 +247,32 @@ class Child:
                 proc.stdin.close()
             except (BrokenPipeError, OSError):
                 pass
+            sampled = start
             while proc.poll() is None:
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                if now - sampled >= CPU_SAMPLE_S:  # reading /proc costs a little: not at every poll
+                    sampled, cpu = now, self.cpu_seconds()
+                    used = cpu - cpu_start if cpu is not None and cpu_start is not None else now - start
+                if used > self.budget.wall_s:
                     timed_out = True
                     break
-                if cancel is not None and cancel.wait(0.05):
+                if now > backstop:
+                    timed_out = waited = True
+                    break
+                if cancel is not None and cancel.wait(POLL_S):
                     cancelled = True
                     break
                 if cancel is None:
-                    time.sleep(0.05)
+                    time.sleep(POLL_S)
         finally:
             self.kill()
         self.reader.join(timeout=5)
         seconds = time.monotonic() - start
+        if timed_out and not waited:
+            seconds = max(seconds, used)  # the time charged: the CPU of several processes may exceed the wall clock
         if cancelled:
             return Outcome(False, {}, "cancelled by the grader", seconds)
-        tail = _tail(self.out_path)
+        tail = _tail(self.output)
         raw = b"".join(self.sink)
         message = _parse(raw, nonce, job["part"])
         if message is not None and message.get("cause"):
@@ -218,7 +284,8 @@ class Child:
             return Outcome(False, {}, f"the grader could not start its test process (exit code "
                            f"{proc.returncode}); this is not caused by your code: please tell the course staff",
                            seconds, tail)
-        return Outcome(False, {}, _describe_death(proc.returncode, timed_out, self.budget), seconds, tail)
+        return Outcome(False, {}, _describe_death(proc.returncode, timed_out, self.budget, used if waited else None),
+                       seconds, tail)
 
 
 def _parse(raw: bytes, nonce: str, part: str) -> dict[str, Any] | None:
@@ -234,10 +301,12 @@ def _parse(raw: bytes, nonce: str, part: str) -> dict[str, Any] | None:
     return None
 
 
-def _tail(path: Path, size: int = 2000) -> str:
+def _tail(output, size: int = 2000) -> str:
+    """The end of the child's output, read through the parent's own handle (the file has no name), then closed."""
     try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, path.stat().st_size - size))
-            return handle.read().decode("utf-8", "replace")
-    except OSError:
+        end = os.fstat(output.fileno()).st_size
+        return os.pread(output.fileno(), size, max(0, end - size)).decode("utf-8", "replace")
+    except (OSError, ValueError):
         return ""
+    finally:
+        output.close()

@@ -185,3 +185,15 @@ def test_a_worker_that_dies_mid_batch_loses_no_grade(submissions, local, make_cl
     assert scores(out) == scores(local)  # every submission graded, by the worker that was left
     assert gradebook(out) == gradebook(local)
 
+
+
+def test_results_come_back_as_checked_json_text_never_as_objects():
+    results = {"score": 5, "tests": [{"name": "D_KL", "number": "1.4.1", "score": 5, "max_score": 5}]}
+    assert cluster.results_from_wire(json.dumps(results)) == results
+    for answer, why in [(results, "not the text of a results.json"),  # an object, as pickle would bring it
+                        (b"\x80\x04K\x01.", "not the text of a results.json"),
+                        ("{not json", "not JSON"),
+                        (json.dumps({"score": 80}), "not a results.json"),
+                        (" " * (cluster.RESULTS_MAX_CHARS + 1), "larger than")]:
+        with pytest.raises(ValueError, match=why):
+            cluster.results_from_wire(answer)

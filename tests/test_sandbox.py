@@ -101,3 +101,15 @@ def test_environment_is_scrubbed(solution, tmp_path, monkeypatch):
         return {GOOD_DKL} + (100.0 if leaked else 0.0)
         """, parts=("1.4",))
     assert results.part_scores()["1.4"] == 5
+
+
+def test_a_part_stopped_by_the_wall_clock_backstop_says_so_and_is_not_cached():
+    from autograder import cache, sandbox
+
+    budget = sandbox.Budget(wall_s=20.0)
+    assert sandbox.backstop_s(budget) == 60.0 and sandbox.backstop_s(sandbox.Budget(wall_s=600.0)) == 660.0
+    text = sandbox._describe_death(-9, True, budget, waited=15.25)
+    assert "time budget of 20 s" in text and "15.2 s" in text and sandbox.WAITED in text
+    assert not cache.worth_keeping(sandbox.Outcome(False, {}, text, 60.0))
+    spun = sandbox._describe_death(-9, True, budget)  # the CPU budget itself ran out: the student's, kept
+    assert "time budget of 20 s" in spun and cache.worth_keeping(sandbox.Outcome(False, {}, spun, 20.0))

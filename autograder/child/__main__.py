@@ -1,9 +1,9 @@
-"""The child's entry point: ``python -I child/__main__.py FD`` in the scratch folder."""
+"""The child's entry point: ``python -s -P child/__main__.py FD`` in the scratch folder (not -I: PYTHONHASHSEED)."""
 
 import os
 import sys
 
-sys.path.insert(0, os.getcwd())  # -I leaves the scratch folder (this package, HW7_utils) off the path
+sys.path.insert(0, os.getcwd())  # -P leaves the scratch folder (this package, HW7_utils) off the path
 
 from child import loops, model, retraining, runtime  # noqa: E402
 
