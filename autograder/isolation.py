@@ -19,6 +19,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from autograder import KIT_ROOT, bwrap
 
@@ -49,6 +50,13 @@ class Isolation:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Isolation | None:
+        """An isolation read back from results.json's extra_data; None when it is not one."""
+        if not (isinstance(data, dict) and isinstance(data.get("level"), str) and isinstance(data.get("full"), bool)):
+            return None
+        return cls(data["level"], data["full"], str(data.get("summary") or ""), str(data.get("reason") or ""))
 
 
 def sandbox_user() -> pwd.struct_passwd | None:
@@ -159,14 +167,15 @@ def summary_note(rows: list[dict]) -> str:
 
     ``rows`` as the reports get them (``row["results"]`` is a results.json); rows without results are skipped.
     """
-    extras = [row["results"].get("extra_data") for row in rows
+    from autograder.extra_data import ExtraData
+
+    levels = [ExtraData.from_dict(row["results"].get("extra_data")).isolation for row in rows
               if isinstance(row.get("results"), dict) and row["results"].get("tests")]
-    levels = [extra.get("isolation") if isinstance(extra, dict) else None for extra in extras]
-    weak = [lv for lv in levels if not (isinstance(lv, dict) and lv.get("full") is True)]
+    weak = [lv for lv in levels if lv is None or not lv.full]
     if not weak:
         return ""
-    named = sorted({str(lv.get("level")) if isinstance(lv, dict) else "not recorded" for lv in weak})
-    reasons = sorted({str(lv.get("reason")) for lv in weak if isinstance(lv, dict) and lv.get("reason")})
+    named = sorted({lv.level if lv is not None else "not recorded" for lv in weak})
+    reasons = sorted({lv.reason for lv in weak if lv is not None and lv.reason})
     return (f"{len(weak)} of {len(levels)} submission(s) were graded without the grading sandbox (isolation: "
             f"{', '.join(named)}{'; ' + '; '.join(reasons) if reasons else ''}): their code was not confined to its "
             f"scratch folder: it could read, and unless it ran as a separate user change, the files of the account "

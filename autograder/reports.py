@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import parts
+from autograder.extra_data import ExtraData
 from autograder.figures import render_curves_png, render_noise_png, render_samples_png
 from autograder.pages import MARKS, figure, num, page
 from autograder.results import TestResult
@@ -95,17 +96,16 @@ def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> 
                    f'<td class="num">{num(t.score)} / {num(t.max_score)}</td>'
                    f'<td class="{state}">{MARKS[state]} {state}</td><td><pre>{escape(t.output)}</pre></td></tr>')
     out.append("</table>")
-    extra = results.get("extra_data") or {}
-    if extra.get("samples"):
+    extra = ExtraData.from_dict(results.get("extra_data"))
+    if extra.samples:
         out += ["<h2>Your model's 24 generated airfoils (re-trained by the grader)</h2>",
-                figure(lambda: render_samples_png(extra["samples"]), "generated airfoils")]
-    if isinstance(extra.get("curves"), dict):
-        seconds = extra.get("train_seconds")
-        took = f" ({seconds:g} s)" if isinstance(seconds, (int, float)) else ""
+                figure(lambda: render_samples_png(extra.samples), "generated airfoils")]
+    if extra.curves is not None:
+        took = f" ({extra.train_seconds:g} s)" if extra.train_seconds is not None else ""
         out += [f"<h2>Learning curves of the re-training{took}</h2>",
-                figure(lambda: render_curves_png(extra["curves"]), "learning curves")]
-    if isinstance(extra.get("quality"), dict):
-        out += ["<h2>Sample quality (part 2.3)</h2>", _quality_html(extra["quality"])]
+                figure(lambda: render_curves_png(extra.curves), "learning curves")]
+    if extra.quality is not None:
+        out += ["<h2>Sample quality (part 2.3)</h2>", _quality_html(extra.quality.to_dict())]
     return page(title, "\n".join(out))
 
 
