@@ -24,7 +24,7 @@ import yaml
 from autograder import limits
 from autograder.cache import FOLDER_NAME
 from autograder.results import Results
-from autograder.rows import load_row
+from autograder.rows import Row, load_row
 
 if TYPE_CHECKING:
     from autograder.lms import Roster
@@ -216,7 +216,7 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
     return rows
 
 
-def write_pages(rows: list[dict[str, Any]], jobs: list[Job], out: Path, course: Settings,
+def write_pages(rows: list[Row], jobs: list[Job], out: Path, course: Settings,
                 roster_path: str | Path | None, roster: Roster | None, notes: list[str]) -> None:
     """Everything made from the graded rows: feedback pages, gradebook.csv and summary.html, the
     similarity report, canvas.csv and the written-answers sheet (each notebook read once)."""

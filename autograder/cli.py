@@ -42,7 +42,7 @@ def _grade_all(args) -> int:
                          strict=args.strict, cache=not args.no_cache)
     except (ValueError, IsolationError) as exc:
         return _refused(exc)
-    graded = sum(r["status"] == "graded" for r in rows)
+    graded = sum(r.status == "graded" for r in rows)
     print(f"Graded {graded} of {len(rows)} submissions into {args.out}/ "
           f"(gradebook.csv, canvas.csv, summary.html, similarity.html, written.html, <id>/results.json and "
           "<id>/feedback.html).")

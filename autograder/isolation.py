@@ -162,15 +162,14 @@ def announce(strict: bool = False) -> Isolation:
     return isolation
 
 
-def summary_note(rows: list[dict]) -> str:
+def summary_note(rows: list) -> str:
     """One sentence for the summary page when some gradings ran without the full sandbox, else "".
 
-    ``rows`` as the reports get them (``row["results"]`` is a results.json); rows without results are skipped.
+    ``rows`` as the reports get them (rows.Row); rows without results are skipped.
     """
     from autograder.extra_data import ExtraData
 
-    levels = [ExtraData.from_dict(row["results"].get("extra_data")).isolation for row in rows
-              if isinstance(row.get("results"), dict) and row["results"].get("tests")]
+    levels = [ExtraData.from_dict(row.results.extra).isolation for row in rows if row.results and row.results.tests]
     weak = [lv for lv in levels if lv is None or not lv.full]
     if not weak:
         return ""

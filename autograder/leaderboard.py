@@ -14,6 +14,7 @@ from typing import Any
 from autograder import parts
 from autograder.extra_data import ExtraData
 from autograder.quality_report import QualityReport
+from autograder.rows import Row
 
 POINTS, DISTINCT, NOISE = "2.3 points", "Distinct airfoils (of 24)", "Noise amplitude"
 
@@ -52,7 +53,7 @@ def _figures(results: dict[str, Any]) -> dict[str, float | None]:
     return figures
 
 
-def ranking(rows: list[dict[str, Any]], show_names: bool) -> list[dict[str, Any]]:
+def ranking(rows: list[Row], show_names: bool) -> list[dict[str, Any]]:
     """Graded rows ranked as Gradescope does: points, then distinct airfoils, then least noise.
 
     Each item: ``{"rank", "who", "points", "distinct", "noise"}``; ``who`` is the submission id unless
@@ -60,11 +61,10 @@ def ranking(rows: list[dict[str, Any]], show_names: bool) -> list[dict[str, Any]
     """
     items = []
     for row in rows:
-        results = row.get("results")
-        if row.get("status") != "graded" or not isinstance(results, dict):
+        if row.status != "graded":
             continue
-        figures = _figures(results)
-        who = str(row.get("name") or row.get("id")) if show_names else str(row.get("id"))
+        figures = _figures(row.data)
+        who = (row.name or row.id) if show_names else row.id
         items.append({"who": who, "points": figures[POINTS] or 0.0, "distinct": figures[DISTINCT] or 0.0,
                       "noise": figures[NOISE]})
 
@@ -80,7 +80,7 @@ def ranking(rows: list[dict[str, Any]], show_names: bool) -> list[dict[str, Any]
     return items
 
 
-def board_html(rows: list[dict[str, Any]], show_names: bool) -> str:
+def board_html(rows: list[Row], show_names: bool) -> str:
     """The summary page's section: the same figures and order as Gradescope's leaderboard."""
     items = ranking(rows, show_names)
     who = "Student" if show_names else "Submission"

@@ -20,7 +20,10 @@ import os
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from autograder.rows import Row
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 ID_COLUMNS = ("ID", "SIS User ID", "SIS Login ID", "Email")  # the columns a submission can match on
@@ -111,35 +114,33 @@ def read_roster(path: str | os.PathLike) -> Roster:
     return roster
 
 
-def _submission_keys(row: dict[str, Any]) -> set[str]:
-    keys = {_key(row.get("id", ""))}
+def _submission_keys(row: Row) -> set[str]:
+    keys = {_key(row.id)}
     for column in ("email", "sid"):
-        keys |= {_key(v) for v in str(row.get(column) or "").split(";")}
+        keys |= {_key(v) for v in getattr(row, column).split(";")}
     return {k for k in keys if k}
 
 
-def _score(row: dict[str, Any]) -> str | None:
+def _score(row: Row) -> str | None:
     """The autograded total as Canvas should import it, or None when grading failed (left blank)."""
     from autograder.pages import num as _num
-    from autograder.rows import total
-
-    return _num(total(row)) if row.get("status") == "graded" else None
+    return _num(row.total) if row.status == "graded" else None
 
 
-def _from_submissions(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+def _from_submissions(rows: list[Row]) -> list[dict[str, str]]:
     """Without a roster: one line per student named in the submissions (group members each get one)."""
     lines = []
     for row in rows:
-        names = [n.strip() for n in str(row.get("name") or "").split(";")]
-        emails = [e.strip() for e in str(row.get("email") or "").split(";")]
-        sids = [s.strip() for s in str(row.get("sid") or "").split(";")]
+        names = [n.strip() for n in row.name.split(";")]
+        emails = [e.strip() for e in row.email.split(";")]
+        sids = [s.strip() for s in row.sid.split(";")]
         for name, email, sid in itertools.zip_longest(names, emails, sids, fillvalue=""):
-            lines.append({"Student": name or str(row.get("id", "")), "ID": "", "SIS User ID": sid,
-                          "SIS Login ID": email or str(row.get("id", "")), "Section": "", "row": row})
+            lines.append({"Student": name or row.id, "ID": "", "SIS User ID": sid,
+                          "SIS Login ID": email or row.id, "Section": "", "row": row})
     return lines
 
 
-def canvas_csv(rows: list[dict[str, Any]], path: str | os.PathLike, column: str, points: float,
+def canvas_csv(rows: list[Row], path: str | os.PathLike, column: str, points: float,
                roster: Roster | None = None) -> Reconciliation:
     """Write Canvas's gradebook-import CSV of the autograded totals; say what did not match."""
     from autograder.pages import num as _num
@@ -149,15 +150,15 @@ def canvas_csv(rows: list[dict[str, Any]], path: str | os.PathLike, column: str,
         lines = _from_submissions(rows)
     else:
         by_key = {k: entry for entry in roster.entries for k in entry.keys}
-        matched: dict[int, dict[str, Any]] = {}
+        matched: dict[int, Row] = {}
         for row in rows:
             entries = {by_key[k].line: by_key[k] for k in _submission_keys(row) if k in by_key}
             if not entries:
-                result.not_in_roster.append(" / ".join(filter(None, (str(row.get("name") or ""), str(row.get("id"))))))
+                result.not_in_roster.append(" / ".join(filter(None, (row.name, row.id))))
             for line, entry in entries.items():
                 if line in matched and matched[line] is not row:
-                    result.problems.append(f"{entry.label} matches submissions {matched[line].get('id')} and "
-                                           f"{row.get('id')}: the first one's score is used")
+                    result.problems.append(f"{entry.label} matches submissions {matched[line].id} and "
+                                           f"{row.id}: the first one's score is used")
                     continue
                 matched[line] = row
         lines = []
@@ -174,7 +175,7 @@ def canvas_csv(rows: list[dict[str, Any]], path: str | os.PathLike, column: str,
             row = line["row"]
             score = _score(row) if row is not None else None
             if row is not None and score is None:
-                result.problems.append(f"{row.get('id')}: grading failed ({row.get('status')}); its score is left "
+                result.problems.append(f"{row.id}: grading failed ({row.status}); its score is left "
                                        "blank in canvas.csv (Canvas keeps what it has): see its feedback.html")
             result.exported += score is not None
             writer.writerow([line.get(c, "") for c in CANVAS_COLUMNS] + ["" if score is None else score])

@@ -18,7 +18,7 @@ from autograder.extra_data import ExtraData
 from autograder.figures import render_curves_png, render_noise_png, render_samples_png
 from autograder.pages import MARKS, figure, num, page
 from autograder.results import TestResult
-from autograder.rows import part_scores, tests_of, total
+from autograder.rows import Row
 from autograder.summary import summary_html
 
 MAX_TOTAL = parts.MAX_TOTAL
@@ -59,28 +59,26 @@ def _quality_html(quality: dict[str, Any]) -> str:
     return "\n".join(blocks)
 
 
-def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> str:
+def feedback_html(row: Row, include_after_published: bool = True) -> str:
     """One self-contained HTML page for the student: scores, every shown test, notes and figures.
 
     Hidden tests never appear (their points still count in the part and total, as on Gradescope);
     ``after_published`` tests appear only when ``include_after_published`` (the default, since the
     page is made after grading for the instructor to release).
     """
-    name, ident = str(row.get("name") or ""), str(row.get("id") or "")
-    status = row.get("status", "graded")
-    results = row.get("results") or {}
+    name, ident, status, results = row.name, row.id, row.status, row.data
     title = f"HW7 feedback: {name or ident}"
     out = [f"<h1>{escape(title)}</h1>",
            f'<p class="muted">Submission {escape(ident)} &middot; <span class="badge">{escape(str(status))}</span></p>',
-           f"<p><b>Total: {num(total(row))} / {num(MAX_TOTAL)}</b></p>"]
+           f"<p><b>Total: {num(row.total)} / {num(MAX_TOTAL)}</b></p>"]
     if status == "error":
-        message = row.get("message") or "This submission could not be graded; ask your instructor."
+        message = row.message or "This submission could not be graded; ask your instructor."
         out.append(f"<pre>{escape(str(message))}</pre>")
         return page(title, "\n".join(out))
-    tests = tests_of(row)
+    tests = row.tests
     hidden = Counter(t.part for t in tests if t.visibility == "hidden")
     out.append("<h2>Parts</h2><table><tr><th>Part</th><th>What</th><th>Score</th></tr>")
-    for part, score in part_scores(row).items():
+    for part, score in row.part_scores.items():
         note = f' <span class="muted">(includes {hidden[part]} hidden test(s))</span>' if hidden[part] else ""
         shown = "not graded" if score is None else f"{num(score)} / {num(parts.POINTS[part])}"
         out.append(f'<tr><td>{part}</td><td>{escape(parts.NAMES[part])}</td><td class="num">{shown}{note}</td></tr>')
@@ -115,7 +113,7 @@ def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> 
 GRADEBOOK_COLUMNS = ("id", "name", "email", *parts.NUMBERS, "total", "max_total", "status")
 
 
-def gradebook_csv(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
+def gradebook_csv(rows: list[Row], path: str | os.PathLike) -> Path:
     """Write one line per submission to a UTF-8 CSV with a header row; returns the path.
 
     Columns:
@@ -134,19 +132,19 @@ def gradebook_csv(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
         writer = csv.writer(handle)
         writer.writerow(GRADEBOOK_COLUMNS)
         for row in rows:
-            scores = part_scores(row)
-            writer.writerow([row.get("id", ""), row.get("name", ""), row.get("email", ""),
+            scores = row.part_scores
+            writer.writerow([row.id, row.name, row.email,
                              *("" if scores[p] is None else num(scores[p]) for p in parts.NUMBERS),
-                             num(total(row)), num(MAX_TOTAL), row.get("status", "")])
+                             num(row.total), num(MAX_TOTAL), row.status])
     return path
 
 
-def write_reports(rows: list[dict[str, Any]], out_dir: str | os.PathLike,
+def write_reports(rows: list[Row], out_dir: str | os.PathLike,
                   include_after_published: bool = True, sections: list[str] | tuple[str, ...] = ()) -> Path:
     """Write ``<id>/feedback.html`` per row, ``gradebook.csv`` and ``summary.html``; returns out_dir."""
     out_dir = Path(out_dir)
     for row in rows:
-        ident = str(row.get("id", ""))
+        ident = row.id
         if not ident or ident in (".", "..") or "/" in ident or "\\" in ident:
             raise ValueError(f"submission id {ident!r} cannot name a folder")
         page = out_dir / ident / "feedback.html"

@@ -8,6 +8,7 @@ import pytest
 from autograder import leaderboard, settings
 from autograder import results as model
 from autograder.quality_report import QualityReport
+from autograder.rows import Row
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sample_results.json"
 
@@ -77,8 +78,8 @@ def test_a_bad_setting_keeps_its_default_and_says_so(course, text, problem):
 
 
 def _row(ident, name, quality, status="graded"):
-    return {"id": ident, "name": name, "status": status,
-            "results": _results(quality).to_gradescope(leaderboard=False)}
+    return Row.from_dict({"id": ident, "name": name, "status": status,
+                          "results": _results(quality).to_gradescope(leaderboard=False)})
 
 
 def test_local_board_ranks_as_gradescope_and_names_only_when_allowed(quality):
