@@ -52,7 +52,7 @@ class _Grading:
     def run(self, part: str, cancel: threading.Event | None = None, **extra) -> Outcome:
         job = self.job(part, **extra)
         if self.cache is not None:  # a regrade reuses the child's outcome for unchanged code (cache.py)
-            return self.cache.reuse(job, job["wall_s"], lambda: self._run_child(part, job, cancel, extra))
+            return self.cache.reuse(job, job["wall_s"], lambda: self._run_child(part, job, cancel, extra), cancel)
         return self._run_child(part, job, cancel, extra)
 
     def _run_child(self, part: str, job: dict, cancel: threading.Event | None, extra: dict) -> Outcome:
