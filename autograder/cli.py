@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strict", action="store_true", help="refuse to grade without the full sandbox (bubblewrap)")
     p.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
     p.set_defaults(func=_grade_all)
-    p = sub.add_parser("check", help="a student's local check: public tests and the zip's contents")
+    p = sub.add_parser("check", help="a student's local check of their own zip (runs its code unsandboxed, as "
+                                         "the notebook does): what the grader will train, the public tests")
     p.add_argument("submission", type=Path)
     p.set_defaults(func=_check)
     p = sub.add_parser("score-samples", help="score a saved (24, 200) array of samples (decoder units)")

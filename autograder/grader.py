@@ -178,7 +178,10 @@ def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: s
 
 def check(source: str | Path) -> int:
     """The student's local check (`python -m autograder check`): the one check the handout runs too
-    (student_check.py), so the kit and the handout tell a student the same things. 0 when all is well."""
+    (student_check.py), so the kit and the handout tell a student the same things. 0 when all is well.
+
+    Like the notebook, it runs the code in the zip without the grading sandbox: it is for one's own code
+    (a student's, a TA trying a fix); grade submissions with `grade`, which sandboxes them."""
     from autograder import student_check
 
     return student_check.main([str(source)])
