@@ -281,6 +281,23 @@ def test_check_gives_the_graders_hint_and_one_verdict_per_problem(built, tmp_pat
     assert "train_config.yaml is missing from the submission" in report
 
 
+def test_check_submission_runs_the_one_check_in_the_kit_and_in_the_handout(built, monkeypatch, tmp_path):
+    """No switch between two checks: HW7_utils runs student_check.py wherever it sits (the kit's autograder/
+    or the handout's hw7_check/, the same file)."""
+    import HW7_utils
+
+    ran = []
+    monkeypatch.setattr(subprocess, "run", lambda command, **kw: ran.append(command) or subprocess.CompletedProcess(
+        command, 0, "Public checks passed", ""))
+    monkeypatch.setattr(HW7_utils, "KIT_ROOT", ROOT)  # (another test may have imported the handout's copy)
+    assert HW7_utils.check_submission(tmp_path / "HW7_submission.zip") is True
+    monkeypatch.setattr(HW7_utils, "KIT_ROOT", built / "handout" / "HW7")
+    assert HW7_utils.check_submission(tmp_path / "HW7_submission.zip") is True
+    assert [command[1:3] for command in ran] == [["-m", "autograder.student_check"], ["-m", "hw7_check.student_check"]]
+    assert (built / "handout" / "HW7" / "hw7_check" / "student_check.py").read_bytes() == (
+        ROOT / "autograder" / "student_check.py").read_bytes()
+
+
 # ------------------------------------------------------------------------------------------------
 # A student's run, from the handout alone
 # ------------------------------------------------------------------------------------------------
