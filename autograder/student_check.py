@@ -101,8 +101,12 @@ def _assigned_in_notebook(notebook, key: str) -> bool:
 def config_differences(in_zip: dict, in_notebook: dict) -> list[str]:
     """'key: X in the zip, Y in the notebook' for each setting that differs."""
     a, b = _plain(in_zip), _plain(in_notebook)
-    return [f"{k}: {a.get(k, '(not set)')!r} in the zip, {b.get(k, '(not set)')!r} in the notebook"
-            for k in sorted(set(a) | set(b), key=str) if a.get(k, "(not set)") != b.get(k, "(not set)")]
+
+    def shown(config: dict, key: str) -> str:
+        return repr(config[key]) if key in config else "not set"
+
+    return [f"{k}: {shown(a, k)} in the zip, {shown(b, k)} in the notebook"
+            for k in sorted(set(a) | set(b), key=str) if (k in a, a.get(k)) != (k in b, b.get(k))]
 
 
 def training_plan(sub: intake.Submission, code: cells.GradedCode | None, blocked: dict[str, str]
