@@ -409,10 +409,11 @@ def zip_files(zip_path: str | os.PathLike, files: Iterable[str | os.PathLike]) -
 
 
 def _checker_package() -> str | None:
-    """The package next to this file that holds the grader's intake and scorer: ``hw7_check`` in the
-    student handout, ``autograder`` in the instructor's kit; None when neither is here."""
+    """The package next to this file that carries the grader's shared modules (the one student check, the
+    scorer): ``hw7_check`` in the student handout, ``autograder`` in the instructor's kit; None when
+    neither is here.  Both run the same files, so which one is found changes nothing a student is told."""
     for package in ("hw7_check", "autograder"):
-        if (KIT_ROOT / package / "intake.py").is_file():
+        if (KIT_ROOT / package / "student_check.py").is_file():
             return package
     return None
 
@@ -431,9 +432,8 @@ def check_submission(path: str | os.PathLike = "HW7_submission.zip") -> bool:
         print("The check (the hw7_check folder of the handout) is not next to HW7_utils.py, so it cannot "
               "run here. Put the whole handout folder where the notebook runs.")
         return False
-    command = ["-m", "hw7_check"] if package == "hw7_check" else ["-m", "autograder", "check"]
     proc = subprocess.run(
-        [sys.executable, *command, str(Path(path).resolve())],
+        [sys.executable, "-m", f"{package}.student_check", str(Path(path).resolve())],
         cwd=KIT_ROOT, capture_output=True, text=True,
     )
     print(proc.stdout + proc.stderr, end="")

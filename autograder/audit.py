@@ -18,13 +18,16 @@ import warnings
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from autograder import parts, staff_csv
 from autograder.csvsafe import Writer
 from autograder.pages import figure, num, page
+
+if TYPE_CHECKING:
+    from autograder.rows import Row
 
 PART = parts.RETRAINED
 MAX_POINTS = parts.POINTS[PART]
@@ -40,16 +43,14 @@ class Case:
     samples: Any  # (24, 200) generated airfoils
 
 
-def cases(rows: list[dict[str, Any]]) -> list[Case]:
+def cases(rows: list[Row]) -> list[Case]:
     """The graded rows with a 2.3 score and their 24 airfoils in results.json."""
-    from autograder.rows import part_scores
-
     found = []
     for row in rows:
-        samples = ((row.get("results") or {}).get("extra_data") or {}).get("samples")
-        score = part_scores(row).get(PART)
-        if row.get("status") == "graded" and score is not None and samples:
-            found.append(Case(str(row["id"]), float(score), samples))
+        samples = (row.data.get("extra_data") or {}).get("samples")
+        score = row.part_scores.get(PART)
+        if row.status == "graded" and score is not None and samples:
+            found.append(Case(row.id, float(score), samples))
     return sorted(found, key=lambda c: c.id)
 
 

@@ -24,7 +24,7 @@ import yaml
 from autograder import limits
 from autograder.cache import FOLDER_NAME
 from autograder.results import Results
-from autograder.rows import load_row
+from autograder.rows import Row, load_row
 
 if TYPE_CHECKING:
     from autograder.lms import Roster
@@ -221,7 +221,7 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
     return rows
 
 
-def write_pages(rows: list[dict[str, Any]], jobs: list[Job], out: Path, course: Settings,
+def write_pages(rows: list[Row], jobs: list[Job], out: Path, course: Settings,
                 roster_path: str | Path | None, roster: Roster | None, notes: list[str],
                 adjustment_problems: list[str] | tuple[str, ...] = ()) -> None:
     """Everything made from the graded rows: feedback pages, gradebook.csv and summary.html, the
@@ -265,7 +265,7 @@ def load_notebooks(jobs: list[Job]) -> dict[str, Any]:
 
 
 def write_grading_sheet(jobs: list[Job], path: Path, notebooks: dict[str, Any] | None = None,
-                        rows: list[dict[str, Any]] | None = None) -> Path:
+                        rows: list[Row] | None = None) -> Path:
     """The TA's sheet for the hand-graded questions 1.4 and 1.5, one section per student (with the
     scores and comments of written_scores.csv so far, from the rows' final grades)."""
     from autograder import written
@@ -276,7 +276,7 @@ def write_grading_sheet(jobs: list[Job], path: Path, notebooks: dict[str, Any] |
         answers: dict[str, str | None] = dict.fromkeys(written.ANSWER_IDS)
         if notebooks.get(job.id) is not None:
             answers = written.answers_from_notebook(notebooks[job.id])
-        done = next((r["final"] for r in rows or [] if r.get("id") == job.id and "final" in r), None)
+        done = next((r.final for r in rows or [] if r.id == job.id and r.final is not None), None)
         entries.append({"student": " / ".join(filter(None, (job.name, job.id))), "id": job.id, "name": job.name,
                         **answers, "points": done.written if done else {}, "comments": done.comments if done else {}})
     path.write_text(written.grading_sheet_html(entries), encoding="utf-8")

@@ -105,12 +105,13 @@ def key(job: dict[str, Any], wall_s: float, env: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def worth_keeping(outcome: Outcome) -> bool:
-    """Outcomes caused by the student's code alone; never the grader's own trouble, which a rerun may fix,
-    nor what the rest of the machine may have caused (a wait that ended at the wall-clock backstop)."""
+def worth_keeping(outcome: Outcome, stopped_by_grader: bool = False) -> bool:
+    """Outcomes caused by the student's code alone; never the grader's own trouble, which a rerun may fix (a run
+    the grader stopped: it knows, it set the cancel event; a child that never started), nor what the rest of the
+    machine may have caused (a wait that ended at the wall-clock backstop)."""
     if sandbox.WAITED in outcome.cause:
         return False
-    if outcome.cause == "cancelled by the grader":  # the grader stopped it to rerun with its own pieces
+    if stopped_by_grader and not outcome.ok:
         return False
     if not outcome.ok and not outcome.payload and "could not start its test process" in outcome.cause:
         return False
@@ -162,12 +163,12 @@ class Store:
             return self._ignore(path, "its outcome is malformed")
         return outcome
 
-    def put(self, job: dict[str, Any], wall_s: float, outcome: Outcome) -> None:
+    def put(self, job: dict[str, Any], wall_s: float, outcome: Outcome, stopped_by_grader: bool = False) -> None:
         from autograder import isolation
 
         if not isolation.current().separate_submissions:  # another submission's child could have changed it
             return
-        if not worth_keeping(outcome):
+        if not worth_keeping(outcome, stopped_by_grader):
             return
         entry_key = self.key(job, wall_s)
         path = self.path(entry_key)
@@ -187,12 +188,14 @@ class Store:
         except OSError as exc:  # a full disk costs a re-run next time, never a grade
             log.warning("could not store a cache entry in %s: %s", self.folder, exc)
 
-    def reuse(self, job: dict[str, Any], wall_s: float, run: Callable[[], Outcome]) -> Outcome:
-        """The stored outcome of ``job``, else ``run()``'s (then stored for next time)."""
+    def reuse(self, job: dict[str, Any], wall_s: float, run: Callable[[], Outcome],
+              cancel: threading.Event | None = None) -> Outcome:
+        """The stored outcome of ``job``, else ``run()``'s (then stored for next time, unless ``cancel``
+        was set: the grader stopped the run, so its outcome says nothing about the student's code)."""
         outcome = self.get(job, wall_s)
         if outcome is None:
             outcome = run()
-            self.put(job, wall_s, outcome)
+            self.put(job, wall_s, outcome, stopped_by_grader=cancel is not None and cancel.is_set())
         return outcome
 
     def _ignore(self, path: Path, why: str) -> None:

@@ -42,7 +42,7 @@ def _grade_all(args) -> int:
                          strict=args.strict, cache=not args.no_cache)
     except (ValueError, IsolationError) as exc:
         return _refused(exc)
-    graded = sum(r["status"] == "graded" for r in rows)
+    graded = sum(r.status == "graded" for r in rows)
     print(f"Graded {graded} of {len(rows)} submissions into {args.out}/ "
           f"(gradebook.csv, canvas.csv, summary.html, similarity.html, written.html, <id>/results.json and "
           "<id>/feedback.html; staff files: written_scores.csv, adjustments.csv).")
@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=12, help="submissions in the sample")
     p.add_argument("--seed", type=int, default=0, help="the sample's seed (the same seed, the same sample)")
     p.set_defaults(func=_audit)
-    p = sub.add_parser("check", help="a student's local check: public tests and the zip's contents")
+    p = sub.add_parser("check", help="a student's local check of their own zip (runs its code unsandboxed, as "
+                                         "the notebook does): what the grader will train, the public tests")
     p.add_argument("submission", type=Path)
     p.set_defaults(func=_check)
     p = sub.add_parser("score-samples", help="score a saved (24, 200) array of samples (decoder units)")

@@ -1,18 +1,21 @@
 """The final grade of a row (out of 105): the autograded total (staff adjustments included, in results.json),
 the written points (written_scores.csv) and the late penalty, as every output shows it.
 
-``attach`` puts a ``Final`` under ``row["final"]``; the gradebook, canvas.csv, the feedback page and the
+``attach`` puts a ``Final`` in ``row.final``; the gradebook, canvas.csv, the feedback page and the
 summary read it.  While a written score is missing the total is None (left blank), never guessed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from autograder import parts
 from autograder.late import Lateness, Policy
 from autograder.written_scores import MAX_WRITTEN, QUESTIONS, Written
+
+if TYPE_CHECKING:
+    from autograder.rows import Row
 
 MAX_FINAL = parts.MAX_TOTAL + MAX_WRITTEN
 
@@ -53,11 +56,9 @@ class Final:
         return None if value is None else round(value * self.factor, 4)
 
 
-def attach(rows: list[dict[str, Any]], written: Written, late: Policy) -> None:
+def attach(rows: list[Row], written: Written, late: Policy) -> None:
     """Give each row its ``final`` (an error row's autograded total is 0, as in the gradebook)."""
-    from autograder.rows import total
-
     for row in rows:
-        ident = str(row.get("id", ""))
-        row["final"] = Final(total(row), dict(written.points.get(ident) or dict.fromkeys(QUESTIONS)),
-                             dict(written.comments.get(ident) or {}), late.lateness(ident, row.get("submitted", "")))
+        ident = row.id
+        row.final = Final(row.total, dict(written.points.get(ident) or dict.fromkeys(QUESTIONS)),
+                             dict(written.comments.get(ident) or {}), late.lateness(ident, row.submitted))

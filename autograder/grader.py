@@ -5,7 +5,6 @@ intake -> graded cells -> one isolated child per part -> checks -> sample qualit
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 import traceback
@@ -55,7 +54,7 @@ class _Grading:
     def run(self, part: str, cancel: threading.Event | None = None, **extra) -> Outcome:
         job = self.job(part, **extra)
         if self.cache is not None:  # a regrade reuses the child's outcome for unchanged code (cache.py)
-            return self.cache.reuse(job, job["wall_s"], lambda: self._run_child(part, job, cancel, extra))
+            return self.cache.reuse(job, job["wall_s"], lambda: self._run_child(part, job, cancel, extra), cancel)
         return self._run_child(part, job, cancel, extra)
 
     def _run_child(self, part: str, job: dict, cancel: threading.Event | None, extra: dict) -> Outcome:
@@ -105,8 +104,9 @@ class _Grading:
         if not outcome.ok:
             return _zero_tests(part, f"Part {part} got no points because {outcome.cause}.")
         errors = self._cell_errors(outcome)
-        if errors and part == QUICK[0]:  # said once, in the notes, rather than in every part
-            self.results.notes.append("Errors while running the graded cells:\n" + "\n".join(errors))
+        note = "Errors while running the graded cells:\n" + "\n".join(errors)
+        if errors and note not in self.results.notes:  # said once, in the notes, by whichever part ran
+            self.results.notes.append(note)
         try:
             tests = checks.judge(part, outcome.payload["observations"])
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -178,38 +178,12 @@ def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: s
     return results
 
 
-PUBLIC_TESTS = set(checks.table.PUBLIC)
+def check(source: str | Path) -> int:
+    """The student's local check (`python -m autograder check`): the one check the handout runs too
+    (student_check.py), so the kit and the handout tell a student the same things. 0 when all is well.
 
+    Like the notebook, it runs the code in the zip without the grading sandbox: it is for one's own code
+    (a student's, a TA trying a fix); grade submissions with `grade`, which sandboxes them."""
+    from autograder import student_check
 
-def check(source: str | Path, data_file: str | Path = DATA_FILE) -> int:
-    """The student's local check: the submission's pieces and the public tests. 0 when all is well."""
-    problems = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="hw7-check-") as tmp:
-            grading = _Grading(Path(source), Path(tmp), Path(data_file), parallel=True)
-            sub = grading.sub
-            problems += [f"{piece}: {message}" for piece, message in sub.problems.items()]
-            print(f"Checking {source}")
-            for note in grading.results.notes:
-                print(note)
-            todo = [p for p in QUICK if p not in grading.blocked]
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                outcomes = dict(zip(todo, pool.map(grading.run, todo)))
-            print("\nPublic tests (the hidden tests and the re-training run after you submit):")
-            for part in QUICK:
-                for test in grading._judge(part, outcomes.get(part)):
-                    if test.number in PUBLIC_TESTS:
-                        mark = "PASS" if test.passed else "FAIL"
-                        print(f"  [{mark}] {test.number} {test.name}")
-                        if not test.passed:
-                            print("         " + test.output.replace("\n", "\n         "))
-                            problems.append(test.number)
-    except intake.IntakeError as exc:
-        print(f"Problem: {exc}")
-        return 1
-    if problems:
-        print(f"\n{len(problems)} problem(s) to fix before you submit.")
-        return 1
-    print("\nPublic checks passed. The hidden tests and the re-training of part 2.3 run after you submit.\n"
-          "Submit HW7_submission.zip on Gradescope, and the PDF separately.")
-    return 0
+    return student_check.main([str(source)])

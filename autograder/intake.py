@@ -39,6 +39,7 @@ class Submission:
     model_config: dict | None = None
     train_config: dict | None = None
     problems: dict[str, str] = field(default_factory=dict)  # piece -> message
+    absent: set[str] = field(default_factory=set)  # pieces not in the submission at all (others were unreadable)
     notes: list[str] = field(default_factory=list)
 
 
@@ -209,6 +210,7 @@ def validate_train_config(cfg: Any) -> list[str]:
 def _load_config(path: Path | None, name: str, validate, sub: Submission) -> dict | None:
     key = name.removesuffix(".yaml")
     if path is None:
+        sub.absent.add(key)
         sub.problems[key] = (f"{name} is missing from the submission. Run the notebook's submission "
                              f"cell (save_yaml(...) then zip_files(...)) and include {name} in the zip.")
         return None

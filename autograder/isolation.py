@@ -26,6 +26,7 @@ import sys
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from autograder import KIT_ROOT, bwrap
 
@@ -62,6 +63,13 @@ class Isolation:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Isolation | None:
+        """An isolation read back from results.json's extra_data; None when it is not one."""
+        if not (isinstance(data, dict) and isinstance(data.get("level"), str) and isinstance(data.get("full"), bool)):
+            return None
+        return cls(data["level"], data["full"], str(data.get("summary") or ""), str(data.get("reason") or ""))
 
 
 def separate_uids() -> bool:
@@ -208,19 +216,19 @@ def announce(strict: bool = False) -> Isolation:
     return isolation
 
 
-def summary_note(rows: list[dict]) -> str:
+def summary_note(rows: list) -> str:
     """One sentence for the summary page when some gradings ran without the full sandbox, else "".
 
-    ``rows`` as the reports get them (``row["results"]`` is a results.json); rows without results are skipped.
+    ``rows`` as the reports get them (rows.Row); rows without results are skipped.
     """
-    extras = [row["results"].get("extra_data") for row in rows
-              if isinstance(row.get("results"), dict) and row["results"].get("tests")]
-    levels = [extra.get("isolation") if isinstance(extra, dict) else None for extra in extras]
-    weak = [lv for lv in levels if not (isinstance(lv, dict) and lv.get("full") is True)]
+    from autograder.extra_data import ExtraData
+
+    levels = [ExtraData.from_dict(row.results.extra).isolation for row in rows if row.results and row.results.tests]
+    weak = [lv for lv in levels if lv is None or not lv.full]
     if not weak:
         return ""
-    named = sorted({str(lv.get("level")) if isinstance(lv, dict) else "not recorded" for lv in weak})
-    reasons = sorted({str(lv.get("reason")) for lv in weak if isinstance(lv, dict) and lv.get("reason")})
+    named = sorted({lv.level if lv is not None else "not recorded" for lv in weak})
+    reasons = sorted({lv.reason for lv in weak if lv is not None and lv.reason})
     return (f"{len(weak)} of {len(levels)} submission(s) were graded without the grading sandbox (isolation: "
             f"{', '.join(named)}{'; ' + '; '.join(reasons) if reasons else ''}): their code was not confined to its "
             f"scratch folder: it could read, and unless it ran as a separate user change, the files of the account "

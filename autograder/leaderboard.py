@@ -12,6 +12,9 @@ from html import escape
 from typing import Any
 
 from autograder import parts
+from autograder.extra_data import ExtraData
+from autograder.quality_report import QualityReport
+from autograder.rows import Row
 
 POINTS, DISTINCT, NOISE = "2.3 points", "Distinct airfoils (of 24)", "Noise amplitude"
 
@@ -22,18 +25,17 @@ def _finite(value: Any) -> float | None:
     return None
 
 
-def entries(quality: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Gradescope's leaderboard entries from ``extra_data["quality"]`` (a model that was not scored: 0).
+def entries(quality: QualityReport | None) -> list[dict[str, Any]]:
+    """Gradescope's leaderboard entries from part 2.3's quality report (a model that was not scored: 0).
 
     The noise amplitude is left out when it could not be measured (no valid sample): Gradescope then
     leaves that cell empty rather than ranking a made-up number.
     """
-    quality = quality if isinstance(quality, dict) else {}
     board = [
-        {"name": POINTS, "value": round(_finite(quality.get("points")) or 0.0, 2), "order": "desc"},
-        {"name": DISTINCT, "value": round(_finite(quality.get("effective_count")) or 0.0, 1), "order": "desc"},
+        {"name": POINTS, "value": round(_finite(quality and quality.points) or 0.0, 2), "order": "desc"},
+        {"name": DISTINCT, "value": round(_finite(quality and quality.effective_count) or 0.0, 1), "order": "desc"},
     ]
-    noise = _finite(quality.get("sigma_med"))
+    noise = _finite(quality and quality.sigma_med)
     if noise is not None:
         board.append({"name": NOISE, "value": float(f"{noise:.3g}"), "order": "asc"})
     return board
@@ -43,7 +45,7 @@ def _figures(results: dict[str, Any]) -> dict[str, float | None]:
     """The board's figures of one results.json: its own leaderboard, else its sample-quality data."""
     board = results.get("leaderboard")
     if not isinstance(board, list):
-        board = entries((results.get("extra_data") or {}).get("quality"))
+        board = entries(ExtraData.from_dict(results.get("extra_data")).quality)
     figures: dict[str, float | None] = {POINTS: None, DISTINCT: None, NOISE: None}
     for entry in board:
         if isinstance(entry, dict) and entry.get("name") in figures:
@@ -51,7 +53,7 @@ def _figures(results: dict[str, Any]) -> dict[str, float | None]:
     return figures
 
 
-def ranking(rows: list[dict[str, Any]], show_names: bool) -> list[dict[str, Any]]:
+def ranking(rows: list[Row], show_names: bool) -> list[dict[str, Any]]:
     """Graded rows ranked as Gradescope does: points, then distinct airfoils, then least noise.
 
     Each item: ``{"rank", "who", "points", "distinct", "noise"}``; ``who`` is the submission id unless
@@ -59,11 +61,10 @@ def ranking(rows: list[dict[str, Any]], show_names: bool) -> list[dict[str, Any]
     """
     items = []
     for row in rows:
-        results = row.get("results")
-        if row.get("status") != "graded" or not isinstance(results, dict):
+        if row.status != "graded":
             continue
-        figures = _figures(results)
-        who = str(row.get("name") or row.get("id")) if show_names else str(row.get("id"))
+        figures = _figures(row.data)
+        who = (row.name or row.id) if show_names else row.id
         items.append({"who": who, "points": figures[POINTS] or 0.0, "distinct": figures[DISTINCT] or 0.0,
                       "noise": figures[NOISE]})
 
@@ -79,7 +80,7 @@ def ranking(rows: list[dict[str, Any]], show_names: bool) -> list[dict[str, Any]
     return items
 
 
-def board_html(rows: list[dict[str, Any]], show_names: bool) -> str:
+def board_html(rows: list[Row], show_names: bool) -> str:
     """The summary page's section: the same figures and order as Gradescope's leaderboard."""
     items = ranking(rows, show_names)
     who = "Student" if show_names else "Submission"

@@ -20,7 +20,10 @@ import os
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from autograder.rows import Row
 
 from autograder.csvsafe import Writer
 
@@ -133,40 +136,39 @@ def read_roster(path: str | os.PathLike) -> Roster:
     return roster
 
 
-def _submission_keys(row: dict[str, Any]) -> set[str]:
-    keys = {_key(row.get("id", ""))}
+def _submission_keys(row: Row) -> set[str]:
+    keys = {_key(row.id)}
     for column in ("email", "sid"):
-        keys |= {_key(v) for v in str(row.get(column) or "").split(";")}
+        keys |= {_key(v) for v in getattr(row, column).split(";")}
     return {k for k in keys if k}
 
 
-def _score(row: dict[str, Any], column: Column) -> str | None:
+def _score(row: Row, column: Column) -> str | None:
     """The row's grade for ``column`` as Canvas should import it, or None when grading failed or a
     written score is missing (left blank: Canvas keeps what it has)."""
     from autograder.pages import num as _num
-    from autograder.rows import total
 
-    if row.get("status") != "graded":
+    if row.status != "graded":
         return None
-    value = row["final"].column(column.grade) if "final" in row else (
-        total(row) if column.grade == "autograded" else None)
+    value = row.final.column(column.grade) if row.final is not None else (
+        row.total if column.grade == "autograded" else None)
     return None if value is None else _num(value)
 
 
-def _from_submissions(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+def _from_submissions(rows: list[Row]) -> list[dict[str, str]]:
     """Without a roster: one line per student named in the submissions (group members each get one)."""
     lines = []
     for row in rows:
-        names = [n.strip() for n in str(row.get("name") or "").split(";")]
-        emails = [e.strip() for e in str(row.get("email") or "").split(";")]
-        sids = [s.strip() for s in str(row.get("sid") or "").split(";")]
+        names = [n.strip() for n in row.name.split(";")]
+        emails = [e.strip() for e in row.email.split(";")]
+        sids = [s.strip() for s in row.sid.split(";")]
         for name, email, sid in itertools.zip_longest(names, emails, sids, fillvalue=""):
-            lines.append({"Student": name or str(row.get("id", "")), "ID": "", "SIS User ID": sid,
-                          "SIS Login ID": email or str(row.get("id", "")), "Section": "", "row": row})
+            lines.append({"Student": name or row.id, "ID": "", "SIS User ID": sid,
+                          "SIS Login ID": email or row.id, "Section": "", "row": row})
     return lines
 
 
-def canvas_csv(rows: list[dict[str, Any]], path: str | os.PathLike, column: str | list[Column],
+def canvas_csv(rows: list[Row], path: str | os.PathLike, column: str | list[Column],
                points: float | None = None, roster: Roster | None = None) -> Reconciliation:
     """Write Canvas's gradebook-import CSV; say what did not match.  ``column``: the grade columns
     (``columns(course)``), or one header for the autograded total out of ``points``."""
@@ -178,15 +180,15 @@ def canvas_csv(rows: list[dict[str, Any]], path: str | os.PathLike, column: str 
         lines = _from_submissions(rows)
     else:
         by_key = {k: entry for entry in roster.entries for k in entry.keys}
-        matched: dict[int, dict[str, Any]] = {}
+        matched: dict[int, Row] = {}
         for row in rows:
             entries = {by_key[k].line: by_key[k] for k in _submission_keys(row) if k in by_key}
             if not entries:
-                result.not_in_roster.append(" / ".join(filter(None, (str(row.get("name") or ""), str(row.get("id"))))))
+                result.not_in_roster.append(" / ".join(filter(None, (row.name, row.id))))
             for line, entry in entries.items():
                 if line in matched and matched[line] is not row:
-                    result.problems.append(f"{entry.label} matches submissions {matched[line].get('id')} and "
-                                           f"{row.get('id')}: the first one's score is used")
+                    result.problems.append(f"{entry.label} matches submissions {matched[line].id} and "
+                                           f"{row.id}: the first one's score is used")
                     continue
                 matched[line] = row
         lines = []
@@ -202,11 +204,11 @@ def canvas_csv(rows: list[dict[str, Any]], path: str | os.PathLike, column: str 
         for line in lines:
             row = line["row"]
             scores = [_score(row, c) if row is not None else None for c in grade_columns]
-            if row is not None and row.get("status") != "graded":
-                result.problems.append(f"{row.get('id')}: grading failed ({row.get('status')}); its score is left "
+            if row is not None and row.status != "graded":
+                result.problems.append(f"{row.id}: grading failed ({row.status}); its score is left "
                                        "blank in canvas.csv (Canvas keeps what it has): see its feedback.html")
             elif row is not None and None in scores:
-                result.problems.append(f"{row.get('id')}: no written score yet; "
+                result.problems.append(f"{row.id}: no written score yet; "
                                        f"{', '.join(c.header for c, s in zip(grade_columns, scores) if s is None)} "
                                        "left blank in canvas.csv: fill written_scores.csv and run make grade again")
             result.exported += any(s is not None for s in scores)

@@ -40,6 +40,17 @@ class QualityReport:
         """A JSON-safe dict: infinities and NaN become None."""
         return _json_safe(asdict(self))
 
+    @classmethod
+    def from_dict(cls, data: Any) -> QualityReport | None:
+        """A report read back from to_dict's output (results.json); None when it is not one.  A value
+        of the wrong kind, or None (to_dict's infinity or NaN), reads as the field's default."""
+        if not isinstance(data, dict) or not _same_kind(data.get("points"), 0.0) or not isinstance(
+                data.get("band"), str):
+            return None
+        template = cls(0.0, "", "")
+        return cls(**{name: data[name] if _same_kind(data.get(name), default) else default
+                      for name, default in asdict(template).items()})
+
     def summary(self) -> str:
         lines = [f"Sample quality: {self.points:g} / {self.max_points:g} points ({self.band})."]
         if self.band == "invalid":
@@ -70,6 +81,15 @@ class QualityReport:
 
 def _fmt(value: float) -> str:
     return f"{value:.1e}" if math.isfinite(value) else "not measurable (invalid shapes)"
+
+
+def _same_kind(value: Any, like: Any) -> bool:
+    """Is ``value`` of the kind of ``like`` (a whole number counts as a float; a bool is not a number)?"""
+    if isinstance(value, bool) or value is None:
+        return isinstance(like, bool) and isinstance(value, bool)
+    if isinstance(like, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(like))
 
 
 def _json_safe(obj: Any) -> Any:

@@ -25,6 +25,28 @@ def _missing_message(missing: list[str], code: cells.GradedCode) -> str:
         "Check that the cell that defines it starts with `# AUTOGRADED`."))
 
 
+def describe(sub: intake.Submission, code: cells.GradedCode, from_notebook: list[str]) -> str:
+    """cells.describe, but the configs' line says where the re-trained configs come from: the YAML files
+    when they are in the submission (a config cell the notebook builds from other variables is then not
+    "missing": the grader never reads it)."""
+    lines = cells.describe(code).splitlines()
+    for part in parts.PARTS:
+        if not part.retrains:
+            continue
+        sources = []
+        for key in part.names:
+            if key in from_notebook:
+                sources.append(f"{key} from the notebook (cell {code.where[key] + 1})" if key in code.where
+                               else f"{key} from the notebook")
+            elif getattr(sub, key) is not None:
+                sources.append(f"{key} from {key}.yaml")
+            else:
+                sources.append(f"{key}: none usable")
+        lines = [f"{part.number}: " + ", ".join(sources) if line.startswith(f"{part.number}:") else line
+                 for line in lines]
+    return "\n".join(lines)
+
+
 def assess(sub: intake.Submission, code: cells.GradedCode | None) -> Readiness:
     """The parts that cannot run (or only in part), with the notes the feedback shows.
 
@@ -36,19 +58,23 @@ def assess(sub: intake.Submission, code: cells.GradedCode | None) -> Readiness:
         problem = sub.problems.get("notebook") or "the notebook could not be read"
         ready.blocked = dict.fromkeys(parts.NUMBERS, problem)
         return ready
-    ready.notes.append("Graded cells found:\n" + cells.describe(code))
+    found_at = len(ready.notes)  # the list of what was found comes first; its configs line needs the loop below
     ready.notes += code.notes + code.forbidden_imports
     nb_configs = cells.notebook_configs(code)
+    from_notebook = []
     for key, validate in (("model_config", intake.validate_model_config),
                           ("train_config", intake.validate_train_config)):
         if getattr(sub, key) is not None:
             continue
-        problem = sub.problems[key]
-        if "missing" in problem and key in nb_configs and not validate(nb_configs[key]):
+        # Only an absent file is made up for from the notebook: one that is there but invalid is what the
+        # student handed in, and the notebook may hold another model.
+        if key in sub.absent and key in nb_configs and not validate(nb_configs[key]):
             setattr(sub, key, nb_configs[key])
+            from_notebook.append(key)
             ready.notes.append(f"{key}.yaml is missing; used the {key} written in the notebook instead.")
         else:
-            ready.notes.append(problem)
+            ready.notes.append(sub.problems[key])
+    ready.notes.insert(found_at, "Graded cells found:\n" + describe(sub, code, from_notebook))
     blocked = ready.blocked
     for part in parts.PARTS:  # VAE(**model_config) is built in 2.1's tests and trained in the re-training
         if sub.model_config is None and (part.retrains or "VAE" in part.names):

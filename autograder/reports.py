@@ -14,10 +14,11 @@ from typing import Any
 
 from autograder import parts
 from autograder.csvsafe import Writer
+from autograder.extra_data import ExtraData
 from autograder.figures import render_curves_png, render_noise_png, render_samples_png
 from autograder.pages import MARKS, figure, num, page
 from autograder.results import TestResult
-from autograder.rows import part_scores, tests_of, total
+from autograder.rows import Row
 from autograder.summary import summary_html
 
 MAX_TOTAL = parts.MAX_TOTAL
@@ -58,12 +59,12 @@ def _quality_html(quality: dict[str, Any]) -> str:
     return "\n".join(blocks)
 
 
-def _final_html(row: dict[str, Any]) -> str:
+def _final_html(row: Row) -> str:
     """The grade out of 105: autograded, written (with the TA's comments), late penalty, total."""
     from autograder.final import MAX_FINAL
     from autograder.written_scores import QUESTIONS
 
-    final = row["final"]
+    final = row.final
     lines = [f'<tr><td>Autograded (staff adjustments included)</td><td class="num">{num(final.autograded)} / '
              f"{num(MAX_TOTAL)}</td><td></td></tr>"]
     for question, maximum in QUESTIONS.items():
@@ -92,31 +93,29 @@ def _adjustments_html(results: dict[str, Any]) -> str:
             f"<th>Reason</th><th>Who</th><th>When</th></tr>{body}</table>")
 
 
-def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> str:
+def feedback_html(row: Row, include_after_published: bool = True) -> str:
     """One self-contained HTML page for the student: scores, every shown test, notes and figures.
 
     Hidden tests never appear (their points still count in the part and total, as on Gradescope);
     ``after_published`` tests appear only when ``include_after_published`` (the default, since the
     page is made after grading for the instructor to release).
     """
-    name, ident = str(row.get("name") or ""), str(row.get("id") or "")
-    status = row.get("status", "graded")
-    results = row.get("results") or {}
+    name, ident, status, results = row.name, row.id, row.status, row.data
     title = f"HW7 feedback: {name or ident}"
     out = [f"<h1>{escape(title)}</h1>",
            f'<p class="muted">Submission {escape(ident)} &middot; <span class="badge">{escape(str(status))}</span></p>',
-           f"<p><b>Total: {num(total(row))} / {num(MAX_TOTAL)}</b></p>"]
-    if "final" in row:
+           f"<p><b>Total: {num(row.total)} / {num(MAX_TOTAL)}</b></p>"]
+    if row.final is not None:
         out.append(_final_html(row))
     if status == "error":
-        message = row.get("message") or "This submission could not be graded; ask your instructor."
+        message = row.message or "This submission could not be graded; ask your instructor."
         out.append(f"<pre>{escape(str(message))}</pre>")
         return page(title, "\n".join(out))
-    out.append(_adjustments_html(results))
-    tests = tests_of(row)
+    out.append(_adjustments_html(row.data))
+    tests = row.tests
     hidden = Counter(t.part for t in tests if t.visibility == "hidden")
     out.append("<h2>Autograded parts</h2><table><tr><th>Part</th><th>What</th><th>Score</th></tr>")
-    for part, score in part_scores(row).items():
+    for part, score in row.part_scores.items():
         note = f' <span class="muted">(includes {hidden[part]} hidden test(s))</span>' if hidden[part] else ""
         shown = "not graded" if score is None else f"{num(score)} / {num(parts.POINTS[part])}"
         out.append(f'<tr><td>{part}</td><td>{escape(parts.NAMES[part])}</td><td class="num">{shown}{note}</td></tr>')
@@ -132,17 +131,16 @@ def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> 
                    f'<td class="num">{num(t.score)} / {num(t.max_score)}</td>'
                    f'<td class="{state}">{MARKS[state]} {state}</td><td><pre>{escape(t.output)}</pre></td></tr>')
     out.append("</table>")
-    extra = results.get("extra_data") or {}
-    if extra.get("samples"):
+    extra = ExtraData.from_dict(results.get("extra_data"))
+    if extra.samples:
         out += ["<h2>Your model's 24 generated airfoils (re-trained by the grader)</h2>",
-                figure(lambda: render_samples_png(extra["samples"]), "generated airfoils")]
-    if isinstance(extra.get("curves"), dict):
-        seconds = extra.get("train_seconds")
-        took = f" ({seconds:g} s)" if isinstance(seconds, (int, float)) else ""
+                figure(lambda: render_samples_png(extra.samples), "generated airfoils")]
+    if extra.curves is not None:
+        took = f" ({extra.train_seconds:g} s)" if extra.train_seconds is not None else ""
         out += [f"<h2>Learning curves of the re-training{took}</h2>",
-                figure(lambda: render_curves_png(extra["curves"]), "learning curves")]
-    if isinstance(extra.get("quality"), dict):
-        out += ["<h2>Sample quality (part 2.3)</h2>", _quality_html(extra["quality"])]
+                figure(lambda: render_curves_png(extra.curves), "learning curves")]
+    if extra.quality is not None:
+        out += ["<h2>Sample quality (part 2.3)</h2>", _quality_html(extra.quality.to_dict())]
     return page(title, "\n".join(out))
 
 
@@ -154,22 +152,22 @@ FINAL_COLUMNS = ("written 1.4", "written 1.5", "written", "submitted", "days lat
                  "late penalty", "final", "max_final")
 
 
-def _final_cells(row: dict[str, Any]) -> list[str]:
+def _final_cells(row: Row) -> list[str]:
     """The gradebook's final-grade cells of a row (blank where not known: never guessed)."""
     from autograder.final import MAX_FINAL
 
-    final = row.get("final")
+    final = row.final
     if final is None:
         return [""] * len(FINAL_COLUMNS)
     blank = lambda v: "" if v is None else num(v)  # noqa: E731
     late = final.lateness
     return [blank(final.written.get("1.4")), blank(final.written.get("1.5")), blank(final.written_total),
-            str(row.get("submitted") or ""), "" if late is None else str(late.days_late),
+            row.submitted, "" if late is None else str(late.days_late),
             "" if late is None else num(late.percent), "" if late is None else num(final.penalty),
             blank(final.total), num(MAX_FINAL)]
 
 
-def gradebook_csv(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
+def gradebook_csv(rows: list[Row], path: str | os.PathLike) -> Path:
     """Write one line per submission to a UTF-8 CSV with a header row; returns the path.
 
     Columns:
@@ -193,19 +191,19 @@ def gradebook_csv(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
         writer = Writer(handle)
         writer.writerow(GRADEBOOK_COLUMNS + FINAL_COLUMNS)
         for row in rows:
-            scores = part_scores(row)
-            writer.writerow([row.get("id", ""), row.get("name", ""), row.get("email", ""),
+            scores = row.part_scores
+            writer.writerow([row.id, row.name, row.email,
                              *("" if scores[p] is None else num(scores[p]) for p in parts.NUMBERS),
-                             num(total(row)), num(MAX_TOTAL), row.get("status", ""), *_final_cells(row)])
+                             num(row.total), num(MAX_TOTAL), row.status, *_final_cells(row)])
     return path
 
 
-def write_reports(rows: list[dict[str, Any]], out_dir: str | os.PathLike,
+def write_reports(rows: list[Row], out_dir: str | os.PathLike,
                   include_after_published: bool = True, sections: list[str] | tuple[str, ...] = ()) -> Path:
     """Write ``<id>/feedback.html`` per row, ``gradebook.csv`` and ``summary.html``; returns out_dir."""
     out_dir = Path(out_dir)
     for row in rows:
-        ident = str(row.get("id", ""))
+        ident = row.id
         if not ident or ident in (".", "..") or "/" in ident or "\\" in ident:
             raise ValueError(f"submission id {ident!r} cannot name a folder")
         page = out_dir / ident / "feedback.html"

@@ -126,8 +126,9 @@ class Results:
         }
         if leaderboard:
             from autograder import leaderboard as board
+            from autograder.quality_report import QualityReport
 
-            out["leaderboard"] = board.entries(self.extra.get("quality"))
+            out["leaderboard"] = board.entries(QualityReport.from_dict(_json_safe(self.extra.get("quality"))))
         return out
 
     def write(self, path: str | os.PathLike) -> Path:

@@ -53,6 +53,18 @@ class Choice:
     reference_points: float | None
     why_reference: str | None
 
+    @classmethod
+    def from_dict(cls, data: Any) -> Choice | None:
+        """The choice read back from results.json's extra_data["retraining"]; None when it is not one."""
+        def number(value: Any) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+        if not (isinstance(data, dict) and data.get("kept") in ("own", "reference") and number(data.get("own_points"))):
+            return None
+        reference, why = data.get("reference_points"), data.get("why_reference")
+        return cls(data["kept"], float(data["own_points"]), float(reference) if number(reference) else None,
+                   why if isinstance(why, str) else None)
+
 
 def total_budget_s() -> float:
     """The worst-case re-training time of one submission: its own run, then the reference run."""

@@ -1,7 +1,7 @@
-"""A *row* is one submission in the batch's tables: ``{"id", "name", "email", "status", "results",
-"results_path"}`` where ``status`` is "graded", "autograder failed" or "error" and ``results`` is the
-results.json dict (``None`` or ``{}`` for an error row, whose optional ``"message"`` says what went
-wrong).  Scores, totals and "passed" come from the results model (``Results.from_dict``), never
+"""A *row* is one submission in the batch's tables: who it is, its status ("graded", "autograder
+failed" or "error"), its results.json read once into the results model (``Row.results``; None for an
+error row, whose ``message`` says what went wrong) and that file's dict as written (``Row.data``: the
+pages show what Gradescope got).  Scores, totals and "passed" come from the results model, never
 re-derived here.
 """
 
@@ -9,49 +9,68 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder import parts
 from autograder.results import Results, TestResult
 
+if TYPE_CHECKING:
+    from autograder.final import Final
+
 STATUSES = ("graded", "autograder failed", "error")
 
 
-def results_of(row: dict[str, Any]) -> Results | None:
-    """The row's results read back; None for an error row or one without a usable results.json."""
-    if row.get("status") == "error":
-        return None
-    try:
-        return Results.from_dict(row.get("results"))
-    except ValueError:
-        return None
+@dataclass
+class Row:
+    id: str
+    status: str  # one of STATUSES
+    results: Results | None = None  # None for an error row
+    data: dict[str, Any] = field(default_factory=dict)  # the results.json as written ({} for an error row)
+    name: str = ""
+    email: str = ""
+    sid: str = ""
+    results_path: str = ""
+    message: str = ""  # an error row's "what went wrong"
+    submitted: str = ""  # when it was submitted (ISO 8601), for the late policy
+    final: Final | None = None  # the grade out of 105, attached by staff.finalise (final.py)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> Row:
+        """A row from its dict form (id, status, results: a results.json dict, name, email, sid, message)."""
+        data = row.get("results") if isinstance(row.get("results"), dict) else {}
+        status = str(row.get("status") or "graded")
+        try:
+            results = None if status == "error" else Results.from_dict(data)
+        except ValueError:
+            results = None
+        return cls(str(row.get("id", "")), status, results, data, **{
+            key: str(row.get(key) or "") for key in ("name", "email", "sid", "results_path", "message")})
+
+    @property
+    def tests(self) -> list[TestResult]:
+        return [] if self.results is None else self.results.tests
+
+    @property
+    def total(self) -> float:
+        """The sum of its tests' scores (0 for an error row)."""
+        return 0.0 if self.results is None else self.results.score
+
+    @property
+    def part_scores(self) -> dict[str, float | None]:
+        """Each part's score, summed over its tests; None for a part with no test (not graded)."""
+        return dict.fromkeys(parts.NUMBERS) if self.results is None else self.results.part_scores(graded_only=True)
 
 
-def tests_of(row: dict[str, Any]) -> list[TestResult]:
-    results = results_of(row)
-    return [] if results is None else results.tests
-
-
-def total(row: dict[str, Any]) -> float:
-    """The row's total: the sum of its tests' scores (0 for an error row)."""
-    results = results_of(row)
-    return 0.0 if results is None else results.score
-
-
-def part_scores(row: dict[str, Any]) -> dict[str, float | None]:
-    """Each part's score, summed over its tests; None for a part with no test (not graded)."""
-    results = results_of(row)
-    return dict.fromkeys(parts.NUMBERS) if results is None else results.part_scores(graded_only=True)
-
-
-def load_row(results_path: str | os.PathLike, ident: str, **identity: Any) -> dict[str, Any]:
-    """A row from a results.json on disk (``identity``: name, email, ...): "error" when it is missing
+def load_row(results_path: str | os.PathLike, ident: str, **identity: Any) -> Row:
+    """A row from a results.json on disk (``identity``: name, email, sid): "error" when it is missing
     or unreadable."""
-    row = {"id": str(ident), "name": "", "email": "", **identity, "results_path": str(results_path)}
+    identity = {key: str(value or "") for key, value in identity.items()}
     try:
         data = json.loads(Path(results_path).read_text(encoding="utf-8"))
-        status = Results.from_dict(data).status
+        results = Results.from_dict(data)
     except (OSError, ValueError) as exc:
-        return {**row, "status": "error", "results": {}, "message": f"No usable results.json: {exc}"}
-    return {**row, "status": status, "results": data}  # as written: the pages show what Gradescope got
+        return Row(str(ident), "error", results_path=str(results_path), message=f"No usable results.json: {exc}",
+                   **identity)
+    return Row(str(ident), results.status, results, data, results_path=str(results_path), **identity)

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder import adjustments, final, late, written_scores
 from autograder.pages import num
+
+if TYPE_CHECKING:
+    from autograder.rows import Row
 
 
 def apply_adjustments(out: Path, ids: list[str]) -> list[str]:
@@ -40,18 +43,18 @@ def submission_times(jobs: list[Any]) -> tuple[dict[str, str], list[str]]:
     return times, problems
 
 
-def finalise(rows: list[dict[str, Any]], jobs: list[Any], out: Path, course,
+def finalise(rows: list[Row], jobs: list[Any], out: Path, course,
              adjustment_problems: list[str] | tuple[str, ...] = ()) -> tuple[list[str], str]:
     """Attach each row's final grade; returns (notes for the CLI, the summary page's section), with
     ``adjustment_problems`` (from ``apply_adjustments``) among them."""
-    ids = [str(r.get("id", "")) for r in rows]
-    names = {str(r.get("id", "")): str(r.get("name") or "") for r in rows}
+    ids = [r.id for r in rows]
+    names = {r.id: r.name for r in rows}
     sheet = out / written_scores.FILE_NAME
     created = written_scores.write_blank(sheet, [(i, names[i]) for i in ids])
     written = written_scores.read(sheet, set(ids))
     times, time_problems = submission_times(jobs)
     for row in rows:
-        row["submitted"] = row.get("submitted") or times.get(str(row.get("id", "")), "")
+        row.submitted = row.submitted or times.get(row.id, "")
     policy = late.policy(course, out)
     final.attach(rows, written, policy)
     notes = [f"{written_scores.FILE_NAME}: written (empty) for the TA; fill it on written.html or in an editor"
@@ -65,25 +68,25 @@ def finalise(rows: list[dict[str, Any]], jobs: list[Any], out: Path, course,
     return notes, section_html(rows, problems)
 
 
-def section_html(rows: list[dict[str, Any]], problems: list[str]) -> str:
+def section_html(rows: list[Row], problems: list[str]) -> str:
     """The summary page's section: final grades, adjustments, lateness, and what did not apply."""
-    done = sum(r["final"].total is not None for r in rows if "final" in r)
+    done = sum(r.final.total is not None for r in rows if r.final is not None)
     out = ["<h2>Final grades (written scores, staff adjustments, late days)</h2>",
            f"<p>{done} of {len(rows)} submission(s) have a final grade out of {num(final.MAX_FINAL)} "
            f"(the others lack a written score in {written_scores.FILE_NAME}).</p>"]
-    adjusted = [(r, a) for r in rows for a in (r.get("results") or {}).get("extra_data", {}).get("adjustments") or []
+    adjusted = [(r, a) for r in rows for a in (r.data.get("extra_data") or {}).get("adjustments") or []
                 if isinstance(a, dict)]
     if adjusted:
         out.append(f"<h3>Staff adjustments: {len(adjusted)}</h3><table><tr><th>Submission</th><th>Target</th>"
                    "<th>Points</th><th>Reason</th><th>Who</th><th>When</th></tr>")
-        out += [f"<tr><td>{escape(str(r.get('id')))}</td><td>{escape(str(a.get('target')))}</td>"
+        out += [f"<tr><td>{escape(r.id)}</td><td>{escape(str(a.get('target')))}</td>"
                 f"<td class=\"num\">{num(a.get('applied') or 0):s}</td><td>{escape(str(a.get('reason')))}</td>"
                 f"<td>{escape(str(a.get('who')))}</td><td>{escape(str(a.get('when')))}</td></tr>" for r, a in adjusted]
         out.append("</table>")
-    late_rows = [r for r in rows if "final" in r and r["final"].lateness and r["final"].lateness.days_late]
+    late_rows = [r for r in rows if r.final is not None and r.final.lateness and r.final.lateness.days_late]
     if late_rows:
         out.append(f"<h3>Late submissions: {len(late_rows)}</h3><ul>" + "".join(
-            f"<li>{escape(str(r.get('id')))}: {escape(r['final'].lateness.describe())}</li>" for r in late_rows)
+            f"<li>{escape(r.id)}: {escape(r.final.lateness.describe())}</li>" for r in late_rows)
             + "</ul>")
     if problems:
         out.append(f"<h3>To fix (not applied, never guessed): {len(problems)}</h3><ul>"

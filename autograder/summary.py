@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from html import escape
-from typing import Any
 from urllib.parse import quote
 
 import numpy as np
@@ -13,7 +12,7 @@ import numpy as np
 from autograder import isolation, parts
 from autograder.figures import histogram_png
 from autograder.pages import figure, num, page
-from autograder.rows import STATUSES, tests_of, total
+from autograder.rows import STATUSES, Row
 
 _VARYING = re.compile(r"0x[0-9a-fA-F]+|[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?")
 
@@ -24,12 +23,12 @@ def failure_cause(output: str) -> str:
     return _VARYING.sub("#", first)
 
 
-def pass_rates(rows: list[dict[str, Any]]) -> list[tuple[str, str, int, int]]:
+def pass_rates(rows: list[Row]) -> list[tuple[str, str, int, int]]:
     """(number, name, passed, total) per test, over the submissions whose results hold that test."""
     names: dict[str, str] = {}
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for row in rows:
-        for t in tests_of(row):
+        for t in row.tests:
             number = t.number
             names.setdefault(number, t.name)
             counts[number][0] += t.passed
@@ -38,12 +37,12 @@ def pass_rates(rows: list[dict[str, Any]]) -> list[tuple[str, str, int, int]]:
     return [(n, names[n], counts[n][0], counts[n][1]) for n in order]
 
 
-def failure_causes(rows: list[dict[str, Any]]) -> list[tuple[str, int, list[str]]]:
+def failure_causes(rows: list[Row]) -> list[tuple[str, int, list[str]]]:
     """(cause, count, test numbers) for every failing test, most common first."""
     counts: Counter[str] = Counter()
     numbers: dict[str, set[str]] = defaultdict(set)
     for row in rows:
-        for t in tests_of(row):
+        for t in row.tests:
             if not t.passed:
                 cause = failure_cause(t.output)
                 counts[cause] += 1
@@ -51,13 +50,13 @@ def failure_causes(rows: list[dict[str, Any]]) -> list[tuple[str, int, list[str]
     return [(c, k, sorted(numbers[c])) for c, k in counts.most_common()]
 
 
-def summary_html(rows: list[dict[str, Any]], sections: list[str] | tuple[str, ...] = ()) -> str:
+def summary_html(rows: list[Row], sections: list[str] | tuple[str, ...] = ()) -> str:
     """The instructor's page: counts, a histogram of totals, pass rates, failures by cause, students.
 
     ``sections`` (HTML, e.g. the leaderboard, the similarity and LMS notes) go before the students' table.
     """
-    totals = [total(r) for r in rows]
-    statuses = Counter(str(r.get("status", "")) for r in rows)
+    totals = [r.total for r in rows]
+    statuses = Counter(r.status for r in rows)
     out = ["<h1>HW7 grading summary</h1>",
            f"<p><b>{len(rows)} submission(s)</b>: "
            + ", ".join(f"{statuses[s]} {escape(s)}" for s in STATUSES if statuses[s]) + "</p>"]
@@ -79,10 +78,10 @@ def summary_html(rows: list[dict[str, Any]], sections: list[str] | tuple[str, ..
     out.append("</table>")
     out += sections
     out.append("<h2>Students</h2><table><tr><th>Id</th><th>Name</th><th>Total</th><th>Status</th></tr>")
-    for row, score in sorted(zip(rows, totals), key=lambda rs: str(rs[0].get("id", ""))):
-        ident = str(row.get("id", ""))
+    for row, score in sorted(zip(rows, totals), key=lambda rs: rs[0].id):
+        ident = row.id
         link = f'<a href="{escape(quote(ident))}/feedback.html">{escape(ident)}</a>'
-        out.append(f'<tr><td>{link}</td><td>{escape(str(row.get("name", "")))}</td>'
-                   f'<td class="num">{num(score)}</td><td>{escape(str(row.get("status", "")))}</td></tr>')
+        out.append(f'<tr><td>{link}</td><td>{escape(row.name)}</td>'
+                   f'<td class="num">{num(score)}</td><td>{escape(row.status)}</td></tr>')
     out.append("</table>")
     return page("HW7 grading summary", "\n".join(out))

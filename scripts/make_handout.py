@@ -23,6 +23,10 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from autograder import student_check  # noqa: E402  (one reader of the notebook's public test cells)
+
 STUDENT = ROOT / "notebooks" / "HW7.ipynb"
 TOP = "HW7"  # the folder students unpack
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no build time in the bytes
@@ -30,9 +34,8 @@ FILE_MODE = 0o644
 
 # Grader modules the handout carries as they are: they hold rules and calibration, no expected values.
 SHARED_GRADER_FILES = ("intake.py", "cells.py", "limits.py", "parts.py", "readiness.py", "sample_quality.py",
-                       "quality_metrics.py", "quality_report.py", "quality_reference.npz")
-# Part -> the nbgrader id of the notebook cell holding that part's public test.
-PUBLIC_TEST_CELLS = {"1.4": "D_KL_public", "2.1": "VAE_public", "2.2": "train_VAE_public"}
+                       "quality_metrics.py", "quality_report.py", "quality_reference.npz", "student_check.py",
+                       "public_child.py")
 
 
 def handout_files() -> dict[str, Path]:
@@ -56,15 +59,6 @@ def handout_files() -> dict[str, Path]:
     return files
 
 
-def public_tests(notebook: nbformat.NotebookNode) -> dict[str, str]:
-    """Part -> the source of the notebook's public test cell for it."""
-    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in notebook.cells}
-    missing = [cell_id for cell_id in PUBLIC_TEST_CELLS.values() if cell_id not in by_id]
-    if missing:
-        raise ValueError(f"the student notebook has no public test cell {', '.join(missing)}")
-    return {part: by_id[cell_id].source for part, cell_id in PUBLIC_TEST_CELLS.items()}
-
-
 def stale_student_notebook() -> bool:
     sys.path.insert(0, str(ROOT / "scripts"))
     import make_student
@@ -76,7 +70,7 @@ def stale_student_notebook() -> bool:
 def contents() -> dict[str, bytes]:
     """Every file of the handout, path -> bytes."""
     files = {path: source.read_bytes() for path, source in handout_files().items()}
-    tests = public_tests(nbformat.reads(files["HW7.ipynb"].decode("utf-8"), as_version=4))
+    tests = student_check.public_tests(nbformat.reads(files["HW7.ipynb"].decode("utf-8"), as_version=4))
     files["hw7_check/public_tests.json"] = (json.dumps(tests, indent=1, sort_keys=True) + "\n").encode()
     return dict(sorted(files.items()))
 

@@ -77,18 +77,18 @@ def test_batch_survives_bad_submissions_and_writes_consistent_reports(tmp_path, 
     out = tmp_path / "grades"
     notes: list[str] = []
     rows = batch.grade_all(subs, out, workers=2, progress=False, roster=roster, notes=notes)
-    assert [r["id"] for r in rows] == ["crashes", "garbage", "good", "hangs"]
+    assert [r.id for r in rows] == ["crashes", "garbage", "good", "hangs"]
     for row in rows:
-        results = json.loads((out / row["id"] / "results.json").read_text())
+        results = json.loads((out / row.id / "results.json").read_text())
         assert isinstance(results["score"], (int, float)) and results["tests"]
-        page = (out / row["id"] / "feedback.html").read_text()
-        assert row["id"] in page
-    scores = {r["id"]: r["results"]["score"] for r in rows}
+        page = (out / row.id / "feedback.html").read_text()
+        assert row.id in page
+    scores = {r.id: r.data["score"] for r in rows}
     assert scores["good"] >= 65 and scores["garbage"] == 0
-    hangs = {t["number"]: t for t in rows[3]["results"]["tests"]}
+    hangs = {t["number"]: t for t in rows[3].data["tests"]}
     assert hangs["1.4.1"]["score"] == 0 and "time budget of 20 s" in hangs["1.4.1"]["output"]
-    assert sum(t["score"] for t in rows[3]["results"]["tests"] if t["number"].startswith("2.1")) == 50
-    crashes = rows[0]["results"]["tests"]
+    assert sum(t["score"] for t in rows[3].data["tests"] if t["number"].startswith("2.1")) == 50
+    crashes = rows[0].data["tests"]
     assert sum(t["score"] for t in crashes if t["number"].startswith("1.4")) == 5
     assert "exit code 3" in next(t["output"] for t in crashes if t["number"] == "2.1.1")
     assert "data:image/png;base64," in (out / "good" / "feedback.html").read_text()
@@ -118,8 +118,8 @@ def test_batch_survives_bad_submissions_and_writes_consistent_reports(tmp_path, 
         canvas = list(csv.reader(handle))
     assert canvas[0][-2:] == ["HW7 (42)", "HW7 written"] and canvas[1][-2:] == ["80", "25"]
     assert {line[3]: line[-2] for line in canvas[2:]} == {
-        "good": str(scores["good"]), "hangs": str(rows[3]["results"]["score"]),
-        "crashes": str(rows[0]["results"]["score"]), "absent": ""}
+        "good": str(scores["good"]), "hangs": str(rows[3].data["score"]),
+        "crashes": str(rows[0].data["score"]), "absent": ""}
     assert any("no submission: Absent" in n for n in notes) and any("garbage" in n for n in notes)
 
     # A second run grades nothing again unless forced.

@@ -108,10 +108,27 @@ def test_a_hang_is_kept_but_a_cancelled_or_unstarted_child_is_not(store):
     hang = Outcome(False, {}, "it ran longer than its time budget of 30 s and was stopped", 30.0)
     store.put(JOB, 30.0, hang)
     assert store.get(JOB, 30.0).cause == hang.cause
-    for part, outcome in (("2.2", Outcome(False, {}, "cancelled by the grader")),
-                          ("2.1", Outcome(False, {}, "the grader could not start its test process (exit code 1)"))):
-        store.put({**JOB, "part": part}, 30.0, outcome)
-        assert store.get({**JOB, "part": part}, 30.0) is None
+    unstarted = Outcome(False, {}, "the grader could not start its test process (exit code 1)")
+    store.put({**JOB, "part": "2.1"}, 30.0, unstarted)
+    assert store.get({**JOB, "part": "2.1"}, 30.0) is None
+
+
+@pytest.mark.parametrize("cause", ["cancelled by the grader", "stopped: the grader re-runs it with its own loop"])
+def test_a_run_the_grader_stopped_is_not_kept_whatever_its_message_says(store, cause):
+    """The cancel event decides, not the wording: a reworded message caches the same."""
+    import threading
+
+    cancel = threading.Event()
+    stopped = Outcome(False, {}, cause, 3.0)
+
+    def run():
+        cancel.set()  # the grader stops the child while it runs
+        return stopped
+
+    assert store.reuse({**JOB, "part": "2.3"}, 600.0, run, cancel) is stopped
+    assert store.get({**JOB, "part": "2.3"}, 600.0) is None
+    assert store.reuse({**JOB, "part": "2.2"}, 30.0, lambda: stopped, threading.Event()) is stopped
+    assert store.get({**JOB, "part": "2.2"}, 30.0).cause == cause  # not stopped by the grader: the student's
 
 
 @pytest.mark.parametrize("spoil", ["not json", "wrong format", "key mismatch", "bad outcome", "too large"])

@@ -91,6 +91,18 @@ def test_missing_tag_is_named(solution, tmp_path):
     assert "No graded cell defines `D_KL`" in outputs(results, "1.4")
 
 
+def test_cell_errors_are_noted_whichever_quick_part_ran(solution, tmp_path):
+    """1.4 cannot run (no D_KL): the errors of the graded cells are noted from 2.1's run instead."""
+    nb = variants.replace(solution, "D_KL", "def D_KL(mu, logvar):\n    return mu.mean()\n")
+    cell = nb.cells[variants.cell_defining(nb, "D_KL")]
+    cell.source = cell.source.split("\n", 1)[1]  # the AUTOGRADED line removed: 1.4 is blocked
+    nb = variants.edit(nb, "Encoder", "class Encoder(", "SCALE = 1 / 0\n\n\nclass Encoder(")
+    results = grade(variants.write(tmp_path / "s", nb), parts=("1.4", "2.1"))
+    notes = "\n".join(results.notes)
+    assert "Errors while running the graded cells:" in notes and "ZeroDivisionError" in notes
+    assert notes.count("Errors while running the graded cells:") == 1
+
+
 def test_wrong_shapes_are_explained(solution, tmp_path):
     nb = variants.replace(solution, "Decoder", textwrap.dedent("""
         class Decoder(nn.Module):

@@ -28,7 +28,7 @@ EXPECTED = {
     "data/airfoils.npz", "data/airfoils_report.txt", "data/DATA.md",
     "templates/latex_unicode/conf.json", "templates/latex_unicode/index.tex.j2",
     "hw7_check/__init__.py", "hw7_check/__main__.py", "hw7_check/check.py", "hw7_check/public_child.py",
-    "hw7_check/public_tests.json", "hw7_check/intake.py", "hw7_check/cells.py", "hw7_check/limits.py",
+    "hw7_check/student_check.py", "hw7_check/public_tests.json", "hw7_check/intake.py", "hw7_check/cells.py", "hw7_check/limits.py",
     "hw7_check/sample_quality.py", "hw7_check/quality_reference.npz", "hw7_check/readiness.py",
     "hw7_check/parts.py", "hw7_check/quality_metrics.py", "hw7_check/quality_report.py",
 }
@@ -165,7 +165,7 @@ def test_check_blocks_the_parts_the_grader_blocks(built, tmp_path, monkeypatch):
     from autograder import grader
 
     monkeypatch.syspath_prepend(str(built / "handout" / "HW7"))
-    handout_check = importlib.import_module("hw7_check.check")
+    handout_check = importlib.import_module("hw7_check.student_check")
     solution = nbformat.read(ROOT / "solutions" / "HW7.ipynb", as_version=4)
     untagged = nbformat.from_dict(solution)
     next(c for c in untagged.cells if c.id == "D_KL").source = "def D_KL(mu, logvar):\n    return mu"
@@ -202,6 +202,100 @@ def test_check_blocks_the_parts_the_grader_blocks(built, tmp_path, monkeypatch):
         code = handout_check.cells.find_graded_cells(sub.notebook) if sub.notebook is not None else None
         blocked, _ = handout_check.blocked_parts(sub, code)
         assert blocked == expected, label
+
+
+# ------------------------------------------------------------------------------------------------
+# The one check says what the grader will do (issue 19: the check must predict the grade)
+# ------------------------------------------------------------------------------------------------
+def both_checks(built, zip_path, monkeypatch, capsys) -> dict[str, tuple[int, str]]:
+    """The handout's check and the kit's (`python -m autograder check`): exit code and report of each."""
+    from autograder import grader
+
+    monkeypatch.syspath_prepend(str(built / "handout" / "HW7"))
+    handout_check = importlib.import_module("hw7_check.check")
+    reports = {}
+    for name, run in (("handout", handout_check.main), ("kit", grader.check)):
+        capsys.readouterr()
+        code = run([str(zip_path)]) if name == "handout" else run(zip_path)
+        reports[name] = (code, capsys.readouterr().out)
+    # One implementation: the same report, but for the seconds it took.
+    same = [re.sub(r"\d+ s\b", "N s", text) for _, text in reports.values()]
+    assert same[0] == same[1] and reports["handout"][0] == reports["kit"][0]
+    return reports
+
+
+def _with_helper_variables(nb, keys: tuple[str, ...]):
+    """The solution whose configs cell builds these configs from a helper variable (not plain values)."""
+    import variants
+
+    for key in keys:
+        nb = variants.edit(nb, "model_config", f"{key} = dict(", f"_{key}_base = {{}}\n{key} = dict(**_{key}_base, ")
+    return nb
+
+
+def test_check_says_which_configs_are_trained_and_asks_nothing_the_grade_does_not(built, tmp_path, monkeypatch,
+                                                                                   capsys):
+    """The issue's student: the zipped train_config.yaml is not the notebook's (the grader trains the YAML),
+    model_config is built from a helper variable, and train_VAE does not return its tracker (10/10)."""
+    import variants
+
+    from autograder import grader, limits
+
+    solution = variants.load_solution()
+    nb = variants.edit(solution, "train_VAE", "    progress.close()\n    return tracker", "    progress.close()")
+    nb = _with_helper_variables(nb, ("model_config",))
+    _, train = variants.configs(solution)
+    zip_path = variants.write(tmp_path / "student", nb, train_config={**train, "n_iters": 2000}, as_zip=True)
+    monkeypatch.setattr(limits, "TEST_WALL_S", 120.0)  # the subject is the score, not the speed (CI is shared)
+    graded = grader.grade(zip_path, parts=("2.2",))
+    assert graded.part_scores()["2.2"] == 10.0, [t.output for t in graded.tests]  # the grade does not demand it
+    code, report = both_checks(built, zip_path, monkeypatch, capsys)["kit"]
+    assert code == 0 and "[PASS] 2.2 train_VAE" in report, report
+    assert "trains train_config.yaml from the zip, which DIFFERS from the notebook's train_config" in report
+    assert "n_iters: 2000 in the zip, 5000 in the notebook" in report
+    assert "the notebook's 2.3 preview (score_samples) does not apply to this zip" in report
+    assert "trains model_config.yaml from the zip. The notebook builds model_config from other variables" in report
+    assert "missing: model_config" not in report and "Public checks passed" in report
+    assert "But 1 warning(s) above" in report
+
+
+def test_check_gives_the_graders_hint_and_one_verdict_per_problem(built, tmp_path, monkeypatch, capsys):
+    """D_KL summed over the latent dimensions gets the grader's hint, not numbers only; a missing
+    train_config.yaml (the notebook's cannot be read) is one problem, not one per part it blocks."""
+    import variants
+
+    from autograder import grader, limits, student_check
+
+    solution = variants.load_solution()
+    nb = variants.replace(solution, "D_KL", "def D_KL(mu, logvar):\n"
+                                            "    return (0.5 * (mu**2 + logvar.exp() - 1 - logvar)).sum(1).mean()")
+    nb = _with_helper_variables(nb, ("train_config",))
+    zip_path = variants.write(tmp_path / "student", nb, omit=("train_config.yaml",), as_zip=True)
+    monkeypatch.setattr(limits, "TEST_WALL_S", 120.0)  # the subject is the message, not the speed
+    graded = grader.grade(zip_path, parts=("1.4",))
+    hint = student_check.GRADER_HINTS["1.4"]
+    assert hint in "\n".join(t.output for t in graded.tests)  # the grader says the same
+    code, report = both_checks(built, zip_path, monkeypatch, capsys)["kit"]
+    assert code == 1 and "[FAIL] 1.4 D_KL" in report and f"The grader's hint: {hint}." in report, report
+    assert "2 problem(s) to fix" in report  # D_KL, and the train_config that blocks 2.3
+    assert "train_config.yaml is missing from the submission" in report
+
+
+def test_check_submission_runs_the_one_check_in_the_kit_and_in_the_handout(built, monkeypatch, tmp_path):
+    """No switch between two checks: HW7_utils runs student_check.py wherever it sits (the kit's autograder/
+    or the handout's hw7_check/, the same file)."""
+    import HW7_utils
+
+    ran = []
+    monkeypatch.setattr(subprocess, "run", lambda command, **kw: ran.append(command) or subprocess.CompletedProcess(
+        command, 0, "Public checks passed", ""))
+    monkeypatch.setattr(HW7_utils, "KIT_ROOT", ROOT)  # (another test may have imported the handout's copy)
+    assert HW7_utils.check_submission(tmp_path / "HW7_submission.zip") is True
+    monkeypatch.setattr(HW7_utils, "KIT_ROOT", built / "handout" / "HW7")
+    assert HW7_utils.check_submission(tmp_path / "HW7_submission.zip") is True
+    assert [command[1:3] for command in ran] == [["-m", "autograder.student_check"], ["-m", "hw7_check.student_check"]]
+    assert (built / "handout" / "HW7" / "hw7_check" / "student_check.py").read_bytes() == (
+        ROOT / "autograder" / "student_check.py").read_bytes()
 
 
 # ------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import unprivileged
 import variants
 
 from autograder import KIT_ROOT, bwrap, isolation, rows, summary
+from autograder.rows import Row
 
 PARTS = "1.4,2.1"  # the quick parts: no re-training
 GOOD_DKL = "(0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean()"
@@ -170,11 +171,12 @@ def test_without_the_sandbox_the_grader_warns_and_strict_refuses(world):
 def test_summary_page_is_quiet_when_every_grading_was_sandboxed():
     full = isolation.Isolation("bubblewrap", True, "sandboxed").to_dict()
     weak = isolation.Isolation("namespaces", False, "no files", "bubblewrap (bwrap) is not installed").to_dict()
-    row = {"results": {"tests": [{"number": "1.4.1", "score": 1}], "extra_data": {"isolation": full}}}
-    assert isolation.summary_note([row, {"results": {}}]) == ""
-    odd = {"results": {"tests": [{}], "extra_data": ["not", "a", "dict"]}}  # a hand-edited results.json
+    data = {"tests": [{"number": "1.4.1", "score": 1}], "extra_data": {"isolation": full}}
+    row = Row.from_dict({"id": "a", "results": data})
+    assert isolation.summary_note([row, Row.from_dict({"id": "b", "status": "error", "results": {}})]) == ""
+    odd = Row.from_dict({"id": "c", "results": {"tests": [{}], "extra_data": ["not", "a", "dict"]}})  # hand-edited
     assert isolation.summary_note([row, odd]).startswith("1 of 2 submission(s)")
-    note = isolation.summary_note([row, {"results": {**row["results"], "extra_data": {"isolation": weak}}}])
+    note = isolation.summary_note([row, Row.from_dict({"id": "d", "results": {**data, "extra_data": {"isolation": weak}}})])
     assert note.startswith("1 of 2 submission(s)") and "not installed" in note and "bubblewrap" in note
 
 

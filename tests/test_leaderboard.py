@@ -7,6 +7,8 @@ import pytest
 
 from autograder import leaderboard, settings
 from autograder import results as model
+from autograder.quality_report import QualityReport
+from autograder.rows import Row
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sample_results.json"
 
@@ -33,7 +35,7 @@ def course(tmp_path, monkeypatch):
 
 
 def test_entries_have_gradescopes_field_names_and_order(quality):
-    board = leaderboard.entries(quality)
+    board = leaderboard.entries(QualityReport.from_dict(quality))
     assert [set(e) for e in board] == [{"name", "value", "order"}] * 3
     assert [(e["name"], e["value"], e["order"]) for e in board] == [
         ("2.3 points", 10.6, "desc"), ("Distinct airfoils (of 24)", 4.8, "desc"), ("Noise amplitude", 0.00416, "asc")]
@@ -43,7 +45,8 @@ def test_entries_have_gradescopes_field_names_and_order(quality):
 def test_a_model_that_was_not_scored_is_on_the_board_with_zero():
     assert leaderboard.entries(None) == [{"name": "2.3 points", "value": 0.0, "order": "desc"},
                                          {"name": "Distinct airfoils (of 24)", "value": 0.0, "order": "desc"}]
-    assert leaderboard.entries({"points": 0, "effective_count": None, "sigma_med": None})[1]["value"] == 0.0
+    unmeasured = QualityReport.from_dict({"points": 0, "band": "invalid", "effective_count": None, "sigma_med": None})
+    assert leaderboard.entries(unmeasured)[1]["value"] == 0.0 and len(leaderboard.entries(unmeasured)) == 2
 
 
 def test_results_json_has_the_leaderboard_only_when_grading_yaml_switches_it_on(course, tmp_path, quality):
@@ -52,7 +55,7 @@ def test_results_json_has_the_leaderboard_only_when_grading_yaml_switches_it_on(
     assert "leaderboard" not in json.loads(_results(quality).write(tmp_path / "off.json").read_text())
     course.write_text("leaderboard: true\n")
     written = json.loads(_results(quality).write(tmp_path / "on.json").read_text())
-    assert written["leaderboard"] == leaderboard.entries(quality)
+    assert written["leaderboard"] == leaderboard.entries(QualityReport.from_dict(quality))
     assert "leaderboard" in json.loads(model.Results.failed("boom").write(tmp_path / "failed.json").read_text())
 
 
@@ -75,8 +78,8 @@ def test_a_bad_setting_keeps_its_default_and_says_so(course, text, problem):
 
 
 def _row(ident, name, quality, status="graded"):
-    return {"id": ident, "name": name, "status": status,
-            "results": _results(quality).to_gradescope(leaderboard=False)}
+    return Row.from_dict({"id": ident, "name": name, "status": status,
+                          "results": _results(quality).to_gradescope(leaderboard=False)})
 
 
 def test_local_board_ranks_as_gradescope_and_names_only_when_allowed(quality):

@@ -6,13 +6,14 @@ import pytest
 
 from autograder import lms
 from autograder import results as model
+from autograder.rows import Row
 
 
 def _row(ident, score, status="graded", name="", email="", sid=""):
     results = model.Results()
     results.add(model.TestResult("all", "1.4.1", 80.0, score))
-    return {"id": ident, "name": name, "email": email, "sid": sid, "status": status,
-            "results": results.to_gradescope(leaderboard=False), "results_path": ""}
+    return Row.from_dict({"id": ident, "name": name, "email": email, "sid": sid, "status": status,
+                          "results": results.to_gradescope(leaderboard=False), "results_path": ""})
 
 
 def _read(path):

@@ -17,6 +17,7 @@ from browser import Browser, executable
 
 from autograder import leaderboard, lms, reports, similarity, written
 from autograder.results import Results
+from autograder.rows import Row
 
 pytestmark = pytest.mark.skipif(executable() is None, reason="headless Chromium is not installed "
                                 "(Debian: apt-get install chromium; .ci/run installs it)")
@@ -44,6 +45,7 @@ def pages(tmp_path_factory) -> dict[str, Path]:
              "results": Results.failed("RuntimeError: the sandbox <b>broke</b>").to_gradescope(leaderboard=False)},
             {"id": "dave", "name": "Dave", "email": "", "status": "error", "results": {},
              "message": "No usable results.json"}]
+    rows = [Row.from_dict(row) for row in rows]
     reconciliation = lms.Reconciliation(exported=2, not_in_roster=["Dave / dave"],
                                         no_submission=["Eve (roster line 5)"], problems=["carol: grading failed"])
     sections = [leaderboard.board_html(rows, show_names=False), lms.summary_html(reconciliation, "roster.csv")]

@@ -34,8 +34,8 @@ def sample() -> dict:
 
 
 def _row(ident, results, status="graded", name="", email=""):
-    return {"id": ident, "name": name, "email": email, "status": status, "results": results,
-            "results_path": f"grades/{ident}/results.json"}
+    return row_model.Row.from_dict({"id": ident, "name": name, "email": email, "status": status, "results": results,
+                                    "results_path": f"grades/{ident}/results.json"})
 
 
 def _synthetic(scores: dict[str, float], output: str = "Wrong value 0.25 in cell 3.") -> dict:
@@ -48,13 +48,12 @@ def _synthetic(scores: dict[str, float], output: str = "Wrong value 0.25 in cell
 
 
 @pytest.fixture()
-def rows(sample) -> list[dict]:
+def rows(sample) -> list[row_model.Row]:
     failed = Results.failed("RuntimeError: the sandbox <b>broke</b>").to_gradescope()
     return [
         _row("alice_hw7", sample, name="Alice Ångström", email="alice@example.edu"),
         _row("bob_hw7", failed, status="autograder failed", name="Bob"),
-        {"id": "carol_hw7", "name": "Carol", "email": "", "status": "error", "results": None,
-         "results_path": "", "message": "results.json is missing"},
+        row_model.Row("carol_hw7", "error", name="Carol", message="results.json is missing"),
     ]
 
 
@@ -145,15 +144,15 @@ def test_gradebook_columns_and_totals_agree_with_tests(rows, tmp_path):
     assert [line["id"] for line in lines] == ["alice_hw7", "bob_hw7", "carol_hw7"]
     assert all(line["final"] == "" for line in lines)  # rows without a final grade (no merge step): blank
     for line, row in zip(lines, rows):
-        tests = (row["results"] or {}).get("tests", [])
-        expected = 0.0 if row["status"] == "error" else sum(t["score"] for t in tests)
+        tests = row.data.get("tests", [])
+        expected = 0.0 if row.status == "error" else sum(t["score"] for t in tests)
         assert float(line["total"]) == pytest.approx(expected)
         parts = [float(line[p]) for p in PART_POINTS if line[p] != ""]
         assert sum(parts) == pytest.approx(float(line["total"]) if parts else 0.0)
         for part in PART_POINTS:
             in_part = [t["score"] for t in tests if ".".join(t["number"].split(".")[:2]) == part]
-            assert line[part] == ("" if not in_part or row["status"] == "error" else pages.num(sum(in_part)))
-        assert line["max_total"] == "80" and line["status"] == row["status"]
+            assert line[part] == ("" if not in_part or row.status == "error" else pages.num(sum(in_part)))
+        assert line["max_total"] == "80" and line["status"] == row.status
     alice = lines[0]
     assert (alice["1.4"], alice["2.1"], alice["2.2"], alice["2.3"], alice["total"]) == ("5", "50", "10", "10.6", "75.6")
     assert alice["name"] == "Alice Ångström"
@@ -190,10 +189,10 @@ def test_failure_cause_normalises_varying_numbers():
 
 def test_write_reports_and_load_row(rows, tmp_path, sample):
     (tmp_path / "r.json").write_text(json.dumps(sample), encoding="utf-8")
-    assert row_model.load_row(tmp_path / "r.json", "alice")["status"] == "graded"
-    assert row_model.load_row(tmp_path / "missing.json", "x")["status"] == "error"
+    assert row_model.load_row(tmp_path / "r.json", "alice").status == "graded"
+    assert row_model.load_row(tmp_path / "missing.json", "x").status == "error"
     Results.failed("boom").write(tmp_path / "f" / "results.json")
-    assert row_model.load_row(tmp_path / "f" / "results.json", "f")["status"] == "autograder failed"
+    assert row_model.load_row(tmp_path / "f" / "results.json", "f").status == "autograder failed"
     out = reports.write_reports(rows, tmp_path / "reports")
     assert {p.name for p in out.iterdir()} == {"alice_hw7", "bob_hw7", "carol_hw7", "gradebook.csv", "summary.html"}
     assert (out / "alice_hw7" / "feedback.html").read_text(encoding="utf-8").count("data:image/png;base64,") == 3

@@ -87,7 +87,7 @@ def test_check_command(solution, tmp_path, root):
     proc = subprocess.run([sys.executable, "-m", "autograder", "check", str(good)], capture_output=True, text=True,
                           cwd=root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "[PASS] 1.4.1" in proc.stdout and "Public checks passed" in proc.stdout
+    assert "[PASS] 1.4 D_KL" in proc.stdout and "Public checks passed" in proc.stdout
     assert "all tests passed" not in proc.stdout.lower()  # the hidden tests have not run
     import nbformat
 
@@ -96,6 +96,6 @@ def test_check_command(solution, tmp_path, root):
     proc = subprocess.run([sys.executable, "-m", "autograder", "check", str(bad)], capture_output=True, text=True,
                           cwd=root)
     assert proc.returncode == 1
-    assert "[FAIL] 1.4.1" in proc.stdout and "NotImplementedError" in proc.stdout
+    assert "[FAIL] 1.4 D_KL" in proc.stdout and "NotImplementedError" in proc.stdout
     assert "train_config.yaml is missing" in proc.stdout
     assert "2.1.6" not in proc.stdout  # hidden tests stay hidden in the local check

@@ -14,6 +14,7 @@ import pytest
 
 from autograder import batch, settings
 from autograder.results import Results
+from autograder.rows import Row
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "sample_results.json").read_text(encoding="utf-8"))
 FIXTURE["extra_data"] = {}  # no figures to draw: these tests are about the staff files
@@ -40,7 +41,7 @@ def _batch(tmp_path, monkeypatch, course="", times=""):
 def _grade(subs, out):
     notes: list[str] = []
     rows = batch.grade_all(subs, out, workers=1, progress=False, notes=notes)
-    return {r["id"]: r for r in rows}, notes
+    return {r.id: r for r in rows}, notes
 
 
 def _csv(path):
@@ -239,7 +240,7 @@ def test_every_csv_cell_is_defused_against_formulas(tmp_path, monkeypatch):
     roster = tmp_path / "roster.csv"
     roster.write_text(f'Student,ID,SIS User ID,SIS Login ID,Section\n"{HOSTILE.replace(chr(34), 2 * chr(34))}",1,,'
                       "+ada.zip@x.edu,\n", encoding="utf-8")
-    rows = [{"id": "x", "name": HOSTILE, "email": "+ada.zip@x.edu", "status": "graded", "results": FIXTURE}]
+    rows = [Row.from_dict({"id": "x", "name": HOSTILE, "email": "+ada.zip@x.edu", "status": "graded", "results": FIXTURE})]
     lms.canvas_csv(rows, tmp_path / "roster_canvas.csv", "HW7", 80, lms.read_roster(roster))
     outputs.append(tmp_path / "roster_canvas.csv")
     for path in outputs:
@@ -262,7 +263,7 @@ def test_an_adjustment_survives_a_forced_regrade(tmp_path, monkeypatch):
     variants.write(subs / "ada", solution, *variants.configs(variants.load_solution()), as_zip=True)
     (tmp_path / "grading.yaml").write_text("", encoding="utf-8")
     monkeypatch.setenv(settings.ENV_PATH, str(tmp_path / "grading.yaml"))
-    graded = batch.grade_all(subs, out, workers=1, progress=False)[0]["results"]["score"]
+    graded = batch.grade_all(subs, out, workers=1, progress=False)[0].data["score"]
     (out / "adjustments.csv").write_text("submission,target,points,reason,who,when\n"
                                          "ada,1.4.2,2,late resubmission of the configs,Prof. Lee,2026-11-30\n",
                                          encoding="utf-8")
@@ -273,7 +274,7 @@ def test_an_adjustment_survives_a_forced_regrade(tmp_path, monkeypatch):
     results = json.loads((out / "ada" / "results.json").read_text())
     assert [a["reason"] for a in results["extra_data"]["adjustments"]] == ["late resubmission of the configs"]
     assert graded < 80 and results["score"] == pytest.approx(graded + 2)
-    assert rows[0]["results"]["score"] == pytest.approx(graded + 2)
+    assert rows[0].data["score"] == pytest.approx(graded + 2)
     assert "late resubmission of the configs" in (out / "ada" / "feedback.html").read_text()
 
 

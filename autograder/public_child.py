@@ -1,7 +1,7 @@
 """The notebook's public tests in a process of their own: the import cell, then for each test the graded
 cells' definitions in a fresh namespace, then the test.
 
-    python -m hw7_check.public_child JOB.json RESULTS.json
+    python -m hw7_check.public_child JOB.json RESULTS.json     (python -m autograder.public_child in the kit)
 
 Runs the student's own code on the student's own machine.  After each test, RESULTS.json holds every
 result so far (part -> passed, error, cell errors), each outcome a sentence: if a test hangs and the
@@ -35,6 +35,31 @@ def _describe(exc: BaseException) -> str:
     return f"{name}{text[:1500]}{_where(exc)}"
 
 
+def hand_back_the_tracker(namespace: dict) -> None:
+    """Make train_VAE return the VAE_Tracker it made when it returns nothing.
+
+    The grader scores the tracker train_VAE makes and updates, not what it returns (the original
+    course's notebook returns nothing), so the public test, which reads the returned tracker, must not
+    fail such a train_VAE: the check asks nothing the grade does not.
+    """
+    base, train = namespace.get("VAE_Tracker"), namespace.get("train_VAE")
+    if not (isinstance(base, type) and callable(train)):
+        return
+    made: list = []
+
+    class VAE_Tracker(base):  # noqa: N801  the student's code looks the name up in this namespace when it runs
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    def train_VAE(*args, **kwargs):  # noqa: N802  (the notebook's name)
+        made.clear()
+        returned = train(*args, **kwargs)
+        return made[0] if returned is None and len(made) == 1 else returned
+
+    namespace["VAE_Tracker"], namespace["train_VAE"] = VAE_Tracker, train_VAE
+
+
 def run_test(prelude: dict, cells: list[dict], test: str) -> dict:
     """One public test on the graded cells, in a namespace of its own."""
     result = {"passed": False, "error": None, "cell_errors": []}
@@ -44,6 +69,7 @@ def run_test(prelude: dict, cells: list[dict], test: str) -> dict:
             exec(compile(cell["source"], f"<cell {cell['index'] + 1}>", "exec"), namespace)
         except Exception as exc:
             result["cell_errors"].append(f"cell {cell['index'] + 1}: {_describe(exc)}")
+    hand_back_the_tracker(namespace)
     try:
         exec(compile(test, "<public test>", "exec"), namespace)
     except Exception as exc:
