@@ -38,7 +38,8 @@ def assess(sub: intake.Submission, code: cells.GradedCode | None) -> Readiness:
         return ready
     ready.notes.append("Graded cells found:\n" + cells.describe(code))
     ready.notes += code.notes + code.forbidden_imports
-    nb_configs = cells.notebook_configs(code)
+    refused: dict[str, str] = {}  # configs written in the notebook that are not small literals, and why
+    nb_configs = cells.notebook_configs(code, refused)
     for key, validate in (("model_config", intake.validate_model_config),
                           ("train_config", intake.validate_train_config)):
         if getattr(sub, key) is not None:
@@ -49,6 +50,8 @@ def assess(sub: intake.Submission, code: cells.GradedCode | None) -> Readiness:
             ready.notes.append(f"{key}.yaml is missing; used the {key} written in the notebook instead.")
         else:
             ready.notes.append(problem)
+            if "missing" in problem and key in refused:
+                ready.notes.append(refused[key] + ".")
     blocked = ready.blocked
     for part in parts.PARTS:  # VAE(**model_config) is built in 2.1's tests and trained in the re-training
         if sub.model_config is None and (part.retrains or "VAE" in part.names):
