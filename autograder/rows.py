@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import parts
+from autograder.intake import clean_strings
 from autograder.results import Results, TestResult
 
 STATUSES = ("graded", "autograder failed", "error")
@@ -50,7 +51,7 @@ def load_row(results_path: str | os.PathLike, ident: str, **identity: Any) -> di
     or unreadable."""
     row = {"id": str(ident), "name": "", "email": "", **identity, "results_path": str(results_path)}
     try:
-        data = json.loads(Path(results_path).read_text(encoding="utf-8"))
+        data = clean_strings(json.loads(Path(results_path).read_text(encoding="utf-8")))  # no lone surrogates
         status = Results.from_dict(data).status
     except (OSError, ValueError) as exc:
         return {**row, "status": "error", "results": {}, "message": f"No usable results.json: {exc}"}
