@@ -9,6 +9,7 @@ Layouts accepted (detected in this order):
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import io
 import os
@@ -69,22 +70,22 @@ OUTPUT_NAMES = {"gradebook.csv", "canvas.csv", "summary.html", "written.html", "
 
 
 def unique_ids(names: list[str]) -> list[str]:
-    """One folder name per submission, distinct by construction (also on a case-insensitive disk).
+    """One folder name per submission name, distinct by construction (also on a case-blind disk), and
+    never one that another name got in another batch (a regrade reuses the results.json found there).
 
-    A name that is already safe, and not an output's name, is its own id; any other gets its safe form
-    plus ``+`` and a digest of the full name (``+`` is never in a safe name, so no student can pick a
-    name that becomes another's id).  Two names with the same id (``a.zip`` and ``a.ipynb``) keep
-    theirs for the first in order and digests for the others."""
-    ids, taken = [], set()
-    for name in names:
-        stem = name.rsplit(".", 1)[0] if name.lower().endswith((".zip", ".ipynb")) else name
-        safe = _safe_id(stem)
-        ident = safe
-        if safe != stem or safe.casefold() in OUTPUT_NAMES or safe.casefold() in taken:
-            digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
-            ident = next(f"{safe}+{digest[:n]}" for n in range(10, 65) if f"{safe}+{digest[:n]}".casefold() not in taken)
-        taken.add(ident.casefold())
-        ids.append(ident)
+    A name whose stem is already safe keeps it, unless it names one of the batch's outputs or another
+    name has the same stem (``a.zip`` and ``a.ipynb``, ``A.zip`` and ``a.zip``); every other name gets
+    its safe form, ``+`` and a digest of the whole name (``+`` is never in a safe stem)."""
+    stems = [name.rsplit(".", 1)[0] if name.lower().endswith((".zip", ".ipynb")) else name for name in names]
+    safe = [_safe_id(stem) for stem in stems]
+    plain = [s == stem and s.casefold() not in OUTPUT_NAMES for s, stem in zip(safe, stems)]
+    stem_count = collections.Counter(s.casefold() for s, ok in zip(safe, plain) if ok)
+    ids = []
+    for name, s, ok in zip(names, safe, plain):
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+        ids.append(s if ok and stem_count[s.casefold()] == 1 else f"{s}+{digest[:12]}")
+    if len({i.casefold() for i in ids}) < len(ids):  # two digests alike in 48 bits: never seen
+        raise ValueError(f"two submissions would share a folder among {names}; rename one")
     return ids
 
 

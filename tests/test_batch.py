@@ -152,18 +152,24 @@ def test_longest_submissions_are_scheduled_first(tmp_path, solution, quick_confi
 # --- issue 18: no submission can take the batch down, hang it or poison it ----------------------------------
 def test_ids_are_unique_by_construction_and_do_not_depend_on_the_others(tmp_path):
     """Issue 18, item 7: `-2` was appended without checking it was free: two results.json in one folder."""
-    names = ["x y.zip", "x_y.zip", "x_y-2.zip", "X_Y.ipynb", "gradebook.csv.zip", "#.zip", "a.zip"]
-    for name in names:
-        (tmp_path / name).write_bytes(b"")
-    ids = {job.path.name: job.id for job in batch.discover(tmp_path)}
-    assert len(set(i.casefold() for i in ids.values())) == len(names)  # distinct, even on a case-blind disk
-    assert ids["x_y.zip"] == "x_y" and ids["x_y-2.zip"] == "x_y-2" and ids["a.zip"] == "a"
-    assert ids["x y.zip"].startswith("x_y+") and ids["gradebook.csv.zip"].startswith("gradebook.csv+")
-    # A newcomer never takes an id that an earlier batch gave another submission (its results.json is kept).
-    (tmp_path / "x_y-2.zip").unlink()
-    (tmp_path / "a.zip").unlink()
-    assert {job.path.name: job.id for job in batch.discover(tmp_path)} == {
-        n: i for n, i in ids.items() if n not in ("x_y-2.zip", "a.zip")}
+    def ids_of(names):
+        for path in tmp_path.iterdir():
+            path.unlink()
+        for name in names:
+            (tmp_path / name).write_bytes(b"")
+        ids = {job.path.name: job.id for job in batch.discover(tmp_path)}
+        assert len({i.casefold() for i in ids.values()}) == len(names)  # distinct, even on a case-blind disk
+        return ids
+
+    names = ["x y.zip", "x_y.zip", "x_y-2.zip", "gradebook.csv.zip", "#.zip", "a.zip", "a.ipynb", "B.zip", "b.zip"]
+    ids = ids_of(names)
+    assert ids["x_y.zip"] == "x_y" and ids["x_y-2.zip"] == "x_y-2" and ids["x y.zip"].startswith("x_y+")
+    assert ids["gradebook.csv.zip"].startswith("gradebook.csv+") and ids["#.zip"].startswith("submission+")
+    assert all("+" in ids[n] for n in ("a.zip", "a.ipynb", "B.zip", "b.zip"))  # same stems: none plain
+    # No name ever gets an id that another name got in another batch (its results.json would be reused).
+    for subset in (names[:3], names[2:6], ["a.zip", "b.zip"], ["x y.zip", "B.zip"]):
+        for name, ident in ids_of(subset).items():
+            assert all(other == name for other, i in ids.items() if i == ident)
 
 
 @pytest.mark.timeout(60)
