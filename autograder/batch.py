@@ -9,6 +9,8 @@ Layouts accepted (detected in this order):
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import io
 import os
 import re
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from autograder import limits
+from autograder import intake, limits
 from autograder.cache import FOLDER_NAME
 from autograder.results import Results
 from autograder.rows import Row, load_row
@@ -63,13 +65,38 @@ def _safe_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.@-]+", "_", text).strip("._") or "submission"
 
 
+# What grade_all writes beside the submissions' folders: no submission may be named like one of them.
+OUTPUT_NAMES = {"gradebook.csv", "canvas.csv", "summary.html", "written.html", "similarity.html",
+                "similarity.csv", FOLDER_NAME.casefold()}
+
+
+def unique_ids(names: list[str]) -> list[str]:
+    """One folder name per submission name, distinct by construction (also on a case-blind disk), and
+    never one that another name got in another batch (a regrade reuses the results.json found there).
+
+    A name whose stem is already safe keeps it, unless it names one of the batch's outputs or another
+    name has the same stem (``a.zip`` and ``a.ipynb``, ``A.zip`` and ``a.zip``); every other name gets
+    its safe form, ``+`` and a digest of the whole name (``+`` is never in a safe stem)."""
+    stems = [name.rsplit(".", 1)[0] if name.lower().endswith((".zip", ".ipynb")) else name for name in names]
+    safe = [_safe_id(stem) for stem in stems]
+    plain = [s == stem and s.casefold() not in OUTPUT_NAMES for s, stem in zip(safe, stems)]
+    stem_count = collections.Counter(s.casefold() for s, ok in zip(safe, plain) if ok)
+    ids = []
+    for name, s, ok in zip(names, safe, plain):
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+        ids.append(s if ok and stem_count[s.casefold()] == 1 else f"{s}+{digest[:12]}")
+    if len({i.casefold() for i in ids}) < len(ids):  # two digests alike in 48 bits: never seen
+        raise ValueError(f"two submissions would share a folder among {names}; rename one")
+    return ids
+
+
 def _gradescope_jobs(folder: Path) -> list[Job]:
     try:
         meta = yaml.load((folder / METADATA).read_text(encoding="utf-8"), Loader=_TolerantLoader) or {}
     except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{folder / METADATA} could not be read ({exc}); re-download the export") from exc
     jobs = []
-    for key, record in sorted(meta.items()):
+    for key, record in sorted(meta.items(), key=lambda item: str(item[0])):
         path = folder / str(key)
         if not path.exists():
             continue
@@ -78,8 +105,12 @@ def _gradescope_jobs(folder: Path) -> list[Job]:
         emails = [str(s.get(":email", "")) for s in submitters if isinstance(s, dict)]
         sids = [str(s.get(":sid") or "") for s in submitters if isinstance(s, dict)]
         created = (record or {}).get(":created_at") if isinstance(record, dict) else None
-        jobs.append(Job(_safe_id(str(key)), path, "; ".join(filter(None, names)), "; ".join(filter(None, emails)),
-                        "; ".join(filter(None, sids)), "" if created is None else str(created)))
+        # Students choose their display names: made safe to write (lone surrogates) here, once.
+        jobs.append(Job(str(key), path, *(intake.clean_text("; ".join(filter(None, values)))
+                                          for values in (names, emails, sids)),
+                        "" if created is None else intake.clean_text(str(created))))
+    for job, ident in zip(jobs, unique_ids([j.id for j in jobs])):
+        job.id = ident
     return jobs
 
 
@@ -94,14 +125,11 @@ def discover(folder: str | Path) -> list[Job]:
         if path.name.startswith(".") or path.name.startswith("__"):
             continue
         if path.is_file() and path.suffix.lower() in (".zip", ".ipynb"):
-            jobs.append(Job(_safe_id(path.stem), path))
+            jobs.append(Job(path.name, path))
         elif path.is_dir():
-            jobs.append(Job(_safe_id(path.name), path))
-    seen: dict[str, int] = {}
-    for job in jobs:  # a.zip and a.ipynb side by side must not share a folder
-        seen[job.id] = seen.get(job.id, 0) + 1
-        if seen[job.id] > 1:
-            job.id = f"{job.id}-{seen[job.id]}"
+            jobs.append(Job(path.name, path))
+    for job, ident in zip(jobs, unique_ids([j.id for j in jobs])):
+        job.id = ident
     return jobs
 
 
@@ -110,34 +138,42 @@ def expected_cost(job: Job) -> int:
 
     Longest first keeps both workers busy to the end instead of leaving one long re-training last.
     """
-    from HW7_utils import load_yaml
-
     try:
         if job.path.suffix.lower() == ".zip":
             with zipfile.ZipFile(job.path) as zf:
                 info = next(i for i in zf.infolist() if i.filename.endswith("train_config.yaml"))
                 if info.file_size > limits.YAML_MAX_BYTES:
                     return 0
-                with tempfile.NamedTemporaryFile(suffix=".yaml") as tmp:
-                    tmp.write(zf.read(info))
-                    tmp.flush()
-                    config = load_yaml(tmp.name)
-        else:
-            config = load_yaml(job.path / "train_config.yaml")
-        return int(config.get("n_iters", 0))
+                config = intake.parse_yaml(zf.read(info), info.filename)
+        else:  # never blocks on a FIFO, never reads more than the cap (intake.read_bounded)
+            config = intake.read_yaml(job.path / "train_config.yaml")
+        n_iters = config.get("n_iters", 0)
+        return n_iters if isinstance(n_iters, int) and 0 <= n_iters <= limits.N_ITERS_MAX else 0
     except Exception:  # any oddity only means "unknown": the grading itself will report it
         return 0
 
 
 def pack(path: Path) -> tuple[str, bytes]:
-    """A submission as (file name, bytes): what travels to a remote worker."""
+    """A submission as (file name, bytes): what travels to a remote worker.  Never raises: a file that
+    cannot be read safely (a link, a FIFO, over the caps) is left out, and the worker's intake says so."""
     if path.is_file():
-        return path.name, path.read_bytes()
-    buffer = io.BytesIO()
+        try:
+            return path.name, intake.read_bounded(path, limits.ZIP_MAX_BYTES)
+        except (ValueError, OSError):
+            return path.name, b""  # graded as an unreadable submission
+    buffer, total = io.BytesIO(), 0
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for file in sorted(path.rglob("*")):
-            if file.is_file() and not file.is_symlink():
-                zf.write(file, file.relative_to(path).as_posix())
+        try:
+            files = intake._candidates(path)  # bounded in number, no links, no FIFOs
+        except (intake.IntakeError, OSError):
+            files = []
+        for file in files:
+            try:
+                data = intake.read_bounded(file, limits.ZIP_MAX_BYTES - total)
+            except (ValueError, OSError):
+                continue
+            total += len(data)
+            zf.writestr(file.relative_to(path).as_posix(), data)
     return f"{path.name}.zip", buffer.getvalue()
 
 

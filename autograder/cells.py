@@ -12,7 +12,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from . import parts
+from . import limits, parts
 
 TAG = re.compile(r"^\s*#\s*AUTOGRADED\b", re.IGNORECASE)
 NAMES_BY_PART = {part.number: part.names for part in parts.PARTS}
@@ -135,14 +135,18 @@ def find_graded_cells(notebook) -> GradedCode:
         cell_no = index + 1
         try:
             tree = ast.parse(text)
+            kept, defines, cell_notes, cell_forbidden = _keep(tree, cell_no)
+            source = ast.unparse(ast.Module(body=kept, type_ignores=[])) if kept else ""
         except SyntaxError as exc:
             cells.append(GradedCell(index, "", [], error=(
                 f"cell {cell_no} has a syntax error on line {exc.lineno}: {exc.msg}")))
             continue
-        kept, defines, cell_notes, cell_forbidden = _keep(tree, cell_no)
+        except (RecursionError, MemoryError, ValueError):  # nesting deeper than Python itself can compile
+            cells.append(GradedCell(index, "", [], error=(
+                f"cell {cell_no} nests expressions too deeply for Python to compile; split them up")))
+            continue
         forbidden += cell_forbidden
         notes += cell_notes
-        source = ast.unparse(ast.Module(body=kept, type_ignores=[])) if kept else ""
         cells.append(GradedCell(index, source, defines, cell_notes))
         for name in defines:
             if name in ALL_NAMES:
@@ -151,12 +155,13 @@ def find_graded_cells(notebook) -> GradedCode:
                                  f"the later one (cell {cell_no}) is graded")
                 where[name] = index
     # Graded names defined in untagged cells: tell the student the tag is missing.
+    graded = {c.index for c in cells}  # a set: a notebook at the size cap has thousands of cells
     for index, cell in enumerate(notebook.get("cells", [])):
-        if cell.get("cell_type") != "code" or any(c.index == index for c in cells):
+        if cell.get("cell_type") != "code" or index in graded:
             continue
         try:
             tree = ast.parse(_cell_text(cell))
-        except SyntaxError:
+        except (SyntaxError, RecursionError, MemoryError, ValueError):
             continue
         for node in tree.body:
             name = getattr(node, "name", None)
@@ -179,10 +184,46 @@ def describe(code: GradedCode) -> str:
     return "\n".join(lines)
 
 
+# A config in a graded cell is a handful of literals: anything larger is refused, never computed.
+CONFIG_MAX_NODES = 400  # syntax-tree nodes of one config's value
+CONFIG_MAX_INT = 2**63  # the largest whole number a config may hold (or compute on the way)
+
+
+class ConfigRefused(ValueError):
+    """A config in a graded cell that the grader will not evaluate; the message is for the student."""
+
+
+def _bounded(value):
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > CONFIG_MAX_INT:
+        raise ConfigRefused(f"it computes a number larger than 2**63 (the largest setting is {limits.N_ITERS_MAX})")
+    return value
+
+
+def _power(base, exponent):
+    """``base ** exponent`` only when the result is small: the size is checked before it is computed."""
+    if not all(isinstance(v, (int, float)) for v in (base, exponent)):
+        raise TypeError("a power of something that is not a number")
+    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1 and (
+            exponent * (abs(base).bit_length() - 1) > CONFIG_MAX_INT.bit_length()):
+        raise ConfigRefused(f"it computes a number larger than 2**63 (the largest setting is {limits.N_ITERS_MAX})")
+    return base ** (float(exponent) if isinstance(exponent, int) and exponent < 0 else exponent)
+
+
+def _times(left, right):
+    if not all(isinstance(v, (int, float)) for v in (left, right)):
+        raise ConfigRefused("it repeats a string or a list with `*`; write the value out")
+    return left * right
+
+
+_OPERATORS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: _times,
+              ast.Div: lambda a, b: a / b, ast.Pow: _power}
+
+
 def _safe_eval(node: ast.AST):
-    """Evaluate a plain value (see _is_plain_value) without running any code."""
+    """Evaluate a plain value (see _is_plain_value) without running any code, every number bounded
+    before it is computed (a student's ``9**64**64`` would hold the grader for hours)."""
     if isinstance(node, ast.Constant):
-        return node.value
+        return _bounded(node.value)
     if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
         items = [_safe_eval(e) for e in node.elts]
         return items if not isinstance(node, ast.Set) else set(items)
@@ -194,13 +235,7 @@ def _safe_eval(node: ast.AST):
             not value if isinstance(node.op, ast.Not) else ~value)
     if isinstance(node, ast.BinOp):
         left, right = _safe_eval(node.left), _safe_eval(node.right)
-        if isinstance(node.op, ast.Pow) and (not isinstance(right, (int, float)) or abs(right) > 64):
-            raise ValueError("exponent too large")
-        ops = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-               ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a**b}
-        if isinstance(node.op, ast.Mult) and (isinstance(left, (str, list)) or isinstance(right, (str, list))):
-            raise ValueError("sequence repetition")
-        return ops[type(node.op)](left, right)
+        return _bounded(_OPERATORS[type(node.op)](left, right))
     if isinstance(node, ast.Call):
         if node.func.id == "dict":
             out = dict(_safe_eval(node.args[0])) if node.args else {}
@@ -210,9 +245,26 @@ def _safe_eval(node: ast.AST):
     raise ValueError(f"not a plain value: {type(node).__name__}")
 
 
-def notebook_configs(code: GradedCode) -> dict[str, object]:
-    """The model_config and train_config dicts as written in the graded cells (no code is run)."""
-    found = {}
+def config_value(node: ast.AST):
+    """A config's value as written in a graded cell; ConfigRefused (with the reason) for anything that
+    is not a small literal: too many pieces, a number beyond 2**63, or an expression that fails."""
+    size = sum(1 for _ in ast.walk(node))
+    if size > CONFIG_MAX_NODES:
+        raise ConfigRefused(f"it has {size} pieces (at most {CONFIG_MAX_NODES}); write the settings as plain values")
+    try:
+        return _safe_eval(node)
+    except ConfigRefused:
+        raise
+    except (ValueError, TypeError, ZeroDivisionError, OverflowError, KeyError, AttributeError,
+            RecursionError) as exc:
+        raise ConfigRefused(f"it could not be read as plain values ({type(exc).__name__})") from exc
+
+
+def notebook_configs(code: GradedCode, refused: dict[str, str] | None = None) -> dict[str, object]:
+    """The model_config and train_config dicts as written in the graded cells (no code is run).
+    A config that is not a small literal is left out, and why goes into ``refused`` (name -> reason)."""
+    found: dict[str, object] = {}
+    refused = {} if refused is None else refused
     for cell in code.cells:
         if not cell.source:
             continue
@@ -221,7 +273,10 @@ def notebook_configs(code: GradedCode) -> dict[str, object]:
                 for target in node.targets:
                     if isinstance(target, ast.Name) and target.id in ("model_config", "train_config"):
                         try:
-                            found[target.id] = _safe_eval(node.value)
-                        except (ValueError, TypeError, ZeroDivisionError, OverflowError, KeyError):
-                            pass
+                            found[target.id] = config_value(node.value)
+                            refused.pop(target.id, None)
+                        except ConfigRefused as exc:
+                            found.pop(target.id, None)
+                            refused[target.id] = (f"the {target.id} written in cell {cell.index + 1} was not "
+                                                  f"used: {exc}")
     return found

@@ -8,9 +8,17 @@ and a LaTeX slip can hide a right one.  The TA's sheet (written.py) shows it bes
 
 from __future__ import annotations
 
+import atexit
+import json
+import os
 import random
 import re
-from dataclasses import dataclass
+import selectors
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
 
 __all__ = ["KLCheck", "final_expression", "check_kl_answer"]
 
@@ -30,11 +38,11 @@ class KLCheck:
 
 
 # --- finding the final expression -------------------------------------------------------------
-_DISPLAY = re.compile(
-    r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|(\\begin\{(align|equation|gather|multline)\*?\}.+?\\end\{\4\*?\})",
-    re.S,
-)
-_INLINE = re.compile(r"(?<![\\$])\$(?!\$)(.+?)(?<![\\$])\$", re.S)
+# Student text is untrusted: every pattern here runs in time linear in the text (no lazy ".+?" that
+# restarts at each of a megabyte of unclosed "\[", no "[...]+$" that backtracks over a long run).
+MAX_ANSWER_CHARS = 20_000  # a written derivation is a few thousand characters; longer is not checked
+_OPENER = re.compile(r"\$\$|\\\[|\\begin\{(align|equation|gather|multline)\*?\}")
+_INLINE = re.compile(r"(?<![\\$])\$(?!\$)(.+?)(?<![\\$])\$", re.S)  # linear: every opener is a closer
 _ENVIRONMENT = re.compile(r"\\(begin|end)\{[a-zA-Z*]+\}(\{[^{}]*\})?")
 # Commands that only decorate: dropped with their argument, or dropped alone.
 _DROP_WITH_ARG = re.compile(r"\\(text|textrm|textit|textbf|mbox|tag|label|hbox)\*?\s*\{[^{}]*\}")
@@ -42,18 +50,51 @@ _DROP = re.compile(
     r"\\(displaystyle|textstyle|nonumber|notag|quad|qquad|blacksquare|square|qed|Box|boxed|,|;|:|!| )"
 )
 _RELATION = re.compile(r"(?<![<>!\\])=|\\approx|\\equiv|\\coloneqq|:=")
-_TRAILING = re.compile(r"[\s.,;:]+$")
+_LINE_BREAK = re.compile(r"\\\\(?:\[[^\]\\]*\])?")  # \\ or \\[2pt]; the option never holds a backslash
+
+
+def _display_blocks(markdown: str) -> list[str]:
+    r"""``$$..$$``, ``\[..\]`` and ``\begin{align}..\end{align}`` (and equation, gather, multline)
+    blocks in order, each at least one character long, in one pass: an opener whose closer never comes
+    is skipped, and its kind is not looked for again (no later one can close either)."""
+    blocks, pos, dead = [], 0, set()
+    while (opener := _OPENER.search(markdown, pos)) is not None:
+        kind = opener.group(1) or opener.group(0)
+        if kind in dead:
+            pos = opener.start() + 1
+            continue
+        if opener.group(1):  # an environment: the whole \begin..\end, as written
+            closer = re.compile(r"\\end\{" + kind + r"\*?\}").search(markdown, opener.end() + 1)
+            span = None if closer is None else (opener.start(), closer.end())
+        else:
+            end = markdown.find("$$" if kind == "$$" else "\\]", opener.end() + 1)
+            span = None if end < 0 else (opener.end(), end)
+            closer_end = end + 2
+        if span is None:
+            dead.add(kind)
+            pos = opener.start() + 1
+            continue
+        blocks.append(markdown[span[0]:span[1]])
+        pos = closer.end() if opener.group(1) else closer_end
+    return blocks
 
 
 def _math_blocks(markdown: str) -> list[str]:
     """Display-math blocks in order; inline ``$...$`` blocks only where there is no display math."""
-    display = [next(g for g in m.groups() if g) for m in _DISPLAY.finditer(markdown)]
+    display = _display_blocks(markdown)
     if display:
         return display
-    inline = [m.group(1) for m in _INLINE.finditer(_DISPLAY.sub(" ", markdown))]
+    inline = [m.group(1) for m in _INLINE.finditer(markdown)]
     # A closing remark such as "where $\sigma$ is the std" must not hide the answer.
     with_relation = [block for block in inline if _RELATION.search(block)]
     return with_relation or inline
+
+
+def _strip_trailing(text: str) -> str:
+    """``text`` without trailing spaces and punctuation (.,;:)."""
+    while text != (stripped := text.rstrip().rstrip(".,;:")):
+        text = stripped
+    return text
 
 
 def final_expression(markdown: str) -> str | None:
@@ -66,12 +107,12 @@ def final_expression(markdown: str) -> str | None:
     if not blocks:
         return None
     block = _ENVIRONMENT.sub(" ", blocks[-1])
-    lines = [line for line in re.split(r"\\\\(?:\[[^\]]*\])?", block) if line.replace("&", "").strip()]
+    lines = [line for line in _LINE_BREAK.split(block) if line.replace("&", "").strip()]
     if not lines:
         return None
     line = _DROP.sub(" ", _DROP_WITH_ARG.sub(" ", lines[-1])).replace("&", " ")
     rhs = _RELATION.split(line)[-1]
-    rhs = _TRAILING.sub("", rhs.strip())
+    rhs = _strip_trailing(rhs.strip())
     return rhs or None
 
 
@@ -167,12 +208,114 @@ def check_kl_answer(markdown: str | None) -> KLCheck:
 
     Verdicts: "equivalent", "not equivalent", "could not parse", "no answer".  Equality is decided
     numerically at fixed random points (mu, sigma > 0) and confirmed with sympy's simplify when it
-    can.  Never raises: anything unexpected is "could not parse", with the reason in ``note``.
+    can.  Sympy runs in a worker process, CHECK_S seconds per answer at most: a short expression can
+    keep simplify busy for hours.  Never raises: anything unexpected is "could not parse", with the
+    reason in ``note``.
     """
     try:
-        return _check(markdown)
+        text = markdown if isinstance(markdown, str) else ""
+        if not text.replace(PLACEHOLDER, "").strip():
+            return KLCheck("no answer", None, None, "the answer cell is empty or still the placeholder")
+        if len(text) > MAX_ANSWER_CHARS:
+            return KLCheck("could not parse", None, None,
+                           f"the answer is longer than {MAX_ANSWER_CHARS:,} characters; not checked")
+        return _CHECKER.check(text)
     except Exception as exc:  # (a hint must never break the grading sheet)
         return KLCheck("could not parse", None, None, f"unexpected {type(exc).__name__}: {exc}")
+
+
+# --- the worker: sympy under a time limit -------------------------------------------------------
+CHECK_S = 20.0  # one answer's check; a right answer takes well under a second
+START_S = 180.0  # the worker's start (importing sympy and the LaTeX parser: seconds, more under load)
+WORKER_MEMORY_BYTES = 4 * 2**30
+
+
+class _Checker:
+    """One worker process running ``_check`` answer by answer (JSON lines on its stdin and stdout).
+    An answer that takes longer than CHECK_S gets "could not parse" and the worker is replaced."""
+
+    def __init__(self):
+        self.process: subprocess.Popen | None = None
+        self.lock = threading.Lock()
+
+    def check(self, text: str) -> KLCheck:
+        with self.lock:
+            if self.process is None or self.process.poll() is not None:
+                self._start()
+            try:
+                self.process.stdin.write(json.dumps(text).encode("ascii") + b"\n")
+                self.process.stdin.flush()
+                line = self._read_line(CHECK_S)
+            except OSError:
+                line = None
+            if line is None:
+                self.stop()
+                return KLCheck("could not parse", final_expression(text), None,
+                               f"not evaluated: checking it took longer than {CHECK_S:g} s (or failed)")
+            return KLCheck(**json.loads(line))
+
+    def _start(self) -> None:
+        from autograder import KIT_ROOT
+
+        self.process = subprocess.Popen([sys.executable, "-m", "autograder.kl_hint"], cwd=KIT_ROOT,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        atexit.register(self.stop)
+        if self._read_line(START_S) != b'"ready"':
+            self.stop()
+            raise RuntimeError("the KL check's worker did not start")
+
+    def _read_line(self, timeout: float) -> bytes | None:
+        """One line from the worker, or None after ``timeout`` seconds or at its end."""
+        deadline, data, fd = time.monotonic() + timeout, b"", self.process.stdout.fileno()
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while not data.endswith(b"\n"):
+                left = deadline - time.monotonic()
+                if left <= 0 or not selector.select(left):
+                    return None
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    return None
+                data += chunk
+        return data.strip()
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            try:
+                os.killpg(process.pid, 9)
+            except OSError:
+                process.kill()
+        if process is not None:
+            process.wait()
+            for stream in (process.stdin, process.stdout):
+                stream.close()
+
+
+_CHECKER = _Checker()
+
+
+def _serve() -> None:
+    """The worker's loop (``python -m autograder.kl_hint``): one JSON string in, one KLCheck out."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
+    channel = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything sympy or antlr prints goes to stderr, never into the answers
+    import sympy  # noqa: F401  (imported before "ready": the answers' time limit is for checking only)
+    from sympy.parsing.latex import parse_latex
+
+    parse_latex("x")
+    channel.write(b'"ready"\n')
+    channel.flush()
+    for line in sys.stdin.buffer:
+        try:
+            result = _check(json.loads(line))
+        except Exception as exc:  # MemoryError included: the answer gets the reason, the worker goes on
+            result = KLCheck("could not parse", None, None, f"unexpected {type(exc).__name__}: {exc}")
+        channel.write(json.dumps(asdict(result)).encode("ascii") + b"\n")
+        channel.flush()
 
 
 def _check(markdown: str | None) -> KLCheck:
@@ -206,3 +349,7 @@ def _check(markdown: str | None) -> KLCheck:
     confirmed = _symbolically_zero(diff)
     how = "simplify confirms it" if confirmed else "equal at sample points; simplify could not confirm"
     return KLCheck("equivalent", latex, str(expr), how)
+
+
+if __name__ == "__main__":
+    _serve()

@@ -137,10 +137,17 @@ def read_roster(path: str | os.PathLike) -> Roster:
 
 
 def _submission_keys(row: Row) -> set[str]:
-    keys = {_key(row.id)}
+    """The keys a row may match the roster on: Gradescope's metadata (emails, sids) when it has any;
+    only without metadata its id, which may come from a file name the student chose (_by_file_name)."""
+    keys = set()
     for column in ("email", "sid"):
         keys |= {_key(v) for v in getattr(row, column).split(";")}
-    return {k for k in keys if k}
+    keys.discard("")
+    return keys or {k for k in (_key(row.id),) if k}
+
+
+def _by_file_name(row: Row) -> bool:
+    return not (row.email.strip(" ;") or row.sid.strip(" ;"))
 
 
 def _score(row: Row, column: Column) -> str | None:
@@ -181,16 +188,31 @@ def canvas_csv(rows: list[Row], path: str | os.PathLike, column: str | list[Colu
     else:
         by_key = {k: entry for entry in roster.entries for k in entry.keys}
         matched: dict[int, Row] = {}
+        refused: set[int] = set()  # lines two file-name matches claim: nobody's score goes there
         for row in rows:
             entries = {by_key[k].line: by_key[k] for k in _submission_keys(row) if k in by_key}
             if not entries:
                 result.not_in_roster.append(" / ".join(filter(None, (row.name, row.id))))
             for line, entry in entries.items():
-                if line in matched and matched[line] is not row:
-                    result.problems.append(f"{entry.label} matches submissions {matched[line].id} and "
-                                           f"{row.id}: the first one's score is used")
+                first = matched.get(line)
+                if first is not None and first is not row:
+                    if _by_file_name(first) and _by_file_name(row):
+                        refused.add(line)
+                        result.problems.append(f"{entry.label} matches submissions {first.id} and "
+                                               f"{row.id} by their file names only: score left blank; "
+                                               "enter the right one by hand")
+                        continue
+                    if _by_file_name(first):  # Gradescope's metadata beats a name a student chose
+                        matched[line] = row
+                    result.problems.append(f"{entry.label} matches submissions {first.id} and "
+                                           f"{row.id}: {matched[line].id}'s score is used"
+                                           + (" (matched by Gradescope's metadata, the other by a file name)"
+                                              if _by_file_name(first) != _by_file_name(row) else ""))
                     continue
                 matched[line] = row
+        for line in refused:
+            if _by_file_name(matched[line]):
+                del matched[line]
         lines = []
         for entry in roster.entries:
             if entry.line not in matched:

@@ -60,7 +60,8 @@ def assess(sub: intake.Submission, code: cells.GradedCode | None) -> Readiness:
         return ready
     found_at = len(ready.notes)  # the list of what was found comes first; its configs line needs the loop below
     ready.notes += code.notes + code.forbidden_imports
-    nb_configs = cells.notebook_configs(code)
+    refused: dict[str, str] = {}  # configs written in the notebook that are not small literals, and why
+    nb_configs = cells.notebook_configs(code, refused)
     from_notebook = []
     for key, validate in (("model_config", intake.validate_model_config),
                           ("train_config", intake.validate_train_config)):
@@ -74,6 +75,8 @@ def assess(sub: intake.Submission, code: cells.GradedCode | None) -> Readiness:
             ready.notes.append(f"{key}.yaml is missing; used the {key} written in the notebook instead.")
         else:
             ready.notes.append(sub.problems[key])
+            if key in sub.absent and key in refused:
+                ready.notes.append(refused[key] + ".")
     ready.notes.insert(found_at, "Graded cells found:\n" + describe(sub, code, from_notebook))
     blocked = ready.blocked
     for part in parts.PARTS:  # VAE(**model_config) is built in 2.1's tests and trained in the re-training

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import parts
+from autograder.intake import clean_strings, clean_text
 
 FAILED_NAME = "Autograder failed"  # the one test of a grading that broke (Results.failed)
 
@@ -41,20 +42,20 @@ class TestResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TestResult:
         """A test of a results.json, read leniently: a missing or non-numeric score counts 0."""
-        return cls(str(data.get("name", "")), str(data.get("number", "")), _float(data.get("max_score")),
-                   _float(data.get("score")), str(data.get("output") or ""), str(data.get("visibility", "visible")),
-                   list(data.get("tags") or []) if isinstance(data.get("tags"), list) else [])
+        return cls(_text(data.get("name", "")), _text(data.get("number", "")), _float(data.get("max_score")),
+                   _float(data.get("score")), _text(data.get("output") or ""), _text(data.get("visibility", "visible")),
+                   clean_strings(list(data.get("tags") or [])) if isinstance(data.get("tags"), list) else [])
 
     def to_gradescope(self) -> dict[str, Any]:
         return {
-            "name": self.name,
-            "number": self.number,
+            "name": _text(self.name),
+            "number": _text(self.number),
             "score": _number(self.score),
             "max_score": _number(self.max_score),
             "status": "passed" if self.passed else "failed",
-            "output": self.output,
+            "output": _text(self.output),
             "output_format": "text",
-            "tags": list(self.tags),
+            "tags": [_text(t) for t in self.tags],
             "visibility": self.visibility,
         }
 
@@ -117,7 +118,7 @@ class Results:
         out = {
             "score": _number(self.score),
             "execution_time": _number(round(self.execution_time, 2)),
-            "output": "\n".join(self.notes),
+            "output": _text("\n".join(self.notes)),
             "output_format": "text",
             "visibility": "visible",
             "stdout_visibility": "hidden",
@@ -163,13 +164,19 @@ class Results:
             raise ValueError("it is not a results.json (no list of tests)")
         extra = data.get("extra_data")
         return cls(tests=[TestResult.from_dict(t) for t in data["tests"] if isinstance(t, dict)],
-                   notes=[str(data["output"])] if data.get("output") else [],
-                   execution_time=_float(data.get("execution_time")), extra=extra if isinstance(extra, dict) else {})
+                   notes=[_text(data["output"])] if data.get("output") else [],
+                   execution_time=_float(data.get("execution_time")),
+                   extra=clean_strings(extra) if isinstance(extra, dict) else {})
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> Results:
         """Read a results.json; OSError or ValueError when it is missing or not one."""
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _text(value: Any) -> str:
+    """Any text that may hold a student's words (an exception message, a name), writable as UTF-8."""
+    return clean_text(str(value))
 
 
 def _float(value: Any) -> float:
@@ -188,11 +195,13 @@ def _json_safe(obj: Any) -> Any:
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
+        return {_text(k): _json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_json_safe(v) for v in obj]
-    if obj is None or isinstance(obj, (bool, int, str)):
+    if isinstance(obj, str):
+        return clean_text(obj)
+    if obj is None or isinstance(obj, (bool, int)):
         return obj
     if hasattr(obj, "__dataclass_fields__"):
         return _json_safe(asdict(obj))
-    return str(obj)
+    return _text(obj)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autograder import parts
+from autograder.intake import clean_strings
 from autograder.results import Results, TestResult
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def load_row(results_path: str | os.PathLike, ident: str, **identity: Any) -> Ro
     or unreadable."""
     identity = {key: str(value or "") for key, value in identity.items()}
     try:
-        data = json.loads(Path(results_path).read_text(encoding="utf-8"))
+        data = clean_strings(json.loads(Path(results_path).read_text(encoding="utf-8")))  # no lone surrogates
         results = Results.from_dict(data)
     except (OSError, ValueError) as exc:
         return Row(str(ident), "error", results_path=str(results_path), message=f"No usable results.json: {exc}",

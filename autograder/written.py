@@ -9,7 +9,7 @@ import hashlib
 import html
 from collections.abc import Iterable, Mapping
 
-from autograder.kl_hint import EXPECTED_LATEX, PLACEHOLDER, check_kl_answer
+from autograder.kl_hint import EXPECTED_LATEX, MAX_ANSWER_CHARS, PLACEHOLDER, check_kl_answer
 
 # --- the grading sheet --------------------------------------------------------------------------
 RUBRIC: dict[str, tuple[str, list[tuple[int, str]]]] = {
@@ -142,6 +142,10 @@ def _question_html(key: str, markdown: str | None, given: float | None = None, c
     out = [f'<div class="question"><div class="answer"><h3>{html.escape(title)}</h3>']
     if markdown is None or not markdown.replace(PLACEHOLDER, "").strip():
         out.append('<p class="missing">No answer (missing, empty or the placeholder).</p>')
+    elif len(markdown) > MAX_ANSWER_CHARS:  # not rendered: the markdown renderer is not linear in the text
+        out.append(f'<p class="missing">The answer is {len(markdown):,} characters long; its first '
+                   f"{MAX_ANSWER_CHARS:,} are shown as written, not rendered.</p>"
+                   f'<pre class="raw">{html.escape(markdown[:MAX_ANSWER_CHARS])}</pre>')
     else:
         out.append(_render_markdown(markdown))
         out.append("<details><summary>raw text as written</summary>"

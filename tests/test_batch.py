@@ -1,10 +1,13 @@
 """Batch grading: input layouts, the gradebook and pages, robustness, skipping (Dask: test_cluster.py)."""
 
+import copy
 import csv
+import io
 import json
 import textwrap
 import zipfile
 
+import nbformat
 import pytest
 import variants
 
@@ -144,3 +147,113 @@ def test_longest_submissions_are_scheduled_first(tmp_path, solution, quick_confi
     (tmp_path / "broken.zip").write_bytes(b"not a zip")
     costs = {j.id: batch.expected_cost(j) for j in batch.discover(tmp_path)}
     assert costs == {"short": 100, "long": 5000, "broken": 0}
+
+
+# --- issue 18: no submission can take the batch down, hang it or poison it ----------------------------------
+def test_ids_are_unique_by_construction_and_do_not_depend_on_the_others(tmp_path):
+    """Issue 18, item 7: `-2` was appended without checking it was free: two results.json in one folder."""
+    def ids_of(names):
+        for path in tmp_path.iterdir():
+            path.unlink()
+        for name in names:
+            (tmp_path / name).write_bytes(b"")
+        ids = {job.path.name: job.id for job in batch.discover(tmp_path)}
+        assert len({i.casefold() for i in ids.values()}) == len(names)  # distinct, even on a case-blind disk
+        return ids
+
+    names = ["x y.zip", "x_y.zip", "x_y-2.zip", "gradebook.csv.zip", "#.zip", "a.zip", "a.ipynb", "B.zip", "b.zip"]
+    ids = ids_of(names)
+    assert ids["x_y.zip"] == "x_y" and ids["x_y-2.zip"] == "x_y-2" and ids["x y.zip"].startswith("x_y+")
+    assert ids["gradebook.csv.zip"].startswith("gradebook.csv+") and ids["#.zip"].startswith("submission+")
+    assert all("+" in ids[n] for n in ("a.zip", "a.ipynb", "B.zip", "b.zip"))  # same stems: none plain
+    # No name ever gets an id that another name got in another batch (its results.json would be reused).
+    for subset in (names[:3], names[2:6], ["a.zip", "b.zip"], ["x y.zip", "B.zip"]):
+        for name, ident in ids_of(subset).items():
+            assert all(other == name for other, i in ids.items() if i == ident)
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_or_a_link_in_a_submission_blocks_nothing(tmp_path, solution, quick_configs):
+    """Issue 18, item 8: cost-sorting opened train_config.yaml, a FIFO, and waited forever."""
+    import os
+
+    folder = variants.write(tmp_path / "subs" / "fifo", solution, *quick_configs)
+    (folder / "train_config.yaml").unlink()
+    os.mkfifo(folder / "train_config.yaml")
+    (folder / "model_config.yaml").unlink()
+    (folder / "model_config.yaml").symlink_to("/etc/hostname")
+    job = batch.discover(tmp_path / "subs")[0]
+    assert batch.expected_cost(job) == 0
+    name, data = batch.pack(folder)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert zf.namelist() == ["HW7.ipynb"]  # the FIFO and the link are left out
+
+
+def _with_answer(nb, answer: str):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "q1_4_answer":
+            cell.source = answer
+    return nb
+
+
+@pytest.mark.timeout(900)
+def test_one_hostile_submission_changes_nobody_elses_grade(tmp_path, solution, quick_configs, monkeypatch):
+    """Issue 18, "done when": beside any one of the hostile submissions, the others get exactly the grade
+    they get alone, every results.json and page is written, and the batch returns.  The children are
+    stubbed (tests/parent_only.py): what is under test is the parent's handling of what students wrote."""
+    import os
+
+    import parent_only
+    from test_written import HIDDEN_BRACKETS, SIMPLIFY_BOMB
+
+    from autograder import kl_hint
+
+    parent_only.install(monkeypatch, {"surrogate": "ValueError: bad value \ud800 in your code"})
+    monkeypatch.setattr(kl_hint, "CHECK_S", 5.0)
+
+    def goods(folder):
+        variants.write(folder / "good_a", solution, *quick_configs, as_zip=True)
+        variants.write(folder / "good_b", solution, *quick_configs)
+
+    alone = tmp_path / "alone"
+    goods(alone)
+    expected = {r.id: r.data for r in batch.grade_all(alone, tmp_path / "out-alone", workers=1, progress=False)}
+
+    subs = tmp_path / "subs"
+    goods(subs)
+    bomb = copy.deepcopy(solution)
+    bomb.cells.append(nbformat.v4.new_code_cell("# AUTOGRADED\ntrain_config = dict(n_iters=((((9**64)**64)**64)**64)**64)"))
+    variants.write(subs / "config_bomb", bomb, *quick_configs, omit=("train_config.yaml",), as_zip=True)
+    variants.write(subs / "deep_yaml", solution, *quick_configs, as_zip=True,
+                   extra={"train_config.yaml": b"n_iters: " + b"[" * 5000 + b"]" * 5000})
+    fifo = variants.write(subs / "fifo", solution, *quick_configs)
+    (fifo / "train_config.yaml").unlink()
+    os.mkfifo(fifo / "train_config.yaml")
+    for name in ("x y", "x_y", "x_y-2"):
+        variants.write(subs / name, solution, *quick_configs, as_zip=True)
+    surrogate = _with_answer(solution, "my answer \ud800")
+    variants.write(subs / "surrogate", solution, *quick_configs, as_zip=True,
+                   extra={"HW7.ipynb": json.dumps(surrogate).encode("ascii")})  # "\ud800" escaped in the JSON
+    variants.write(subs / "hidden_brackets", _with_answer(solution, HIDDEN_BRACKETS), *quick_configs, as_zip=True)
+    variants.write(subs / "simplify_bomb", _with_answer(solution, SIMPLIFY_BOMB), *quick_configs, as_zip=True)
+
+    out = tmp_path / "out"
+    rows = batch.grade_all(subs, out, workers=2, progress=False)
+    assert len({r.id for r in rows}) == len(rows) == 11
+    for row in rows:
+        assert (out / row.id / "results.json").is_file() and (out / row.id / "feedback.html").is_file()
+        assert row.status == "graded", (row.id, row.data["tests"][0]["output"])
+    for name in ("gradebook.csv", "canvas.csv", "summary.html", "written.html", "similarity.html"):
+        assert (out / name).read_text(encoding="utf-8")
+    by_id = {r.id: r.data for r in rows}
+    for ident, results in expected.items():
+        assert by_id[ident]["tests"] == results["tests"] and by_id[ident]["score"] == results["score"]
+    full = expected["good_a"]["score"]
+    for ident in ("x_y", "x_y-2", next(i for i in by_id if i.startswith("x_y+")), "hidden_brackets", "simplify_bomb"):
+        assert by_id[ident]["score"] == full
+    assert "was not used: it computes a number larger than 2**63" in by_id["config_bomb"]["output"]
+    assert "nests lists or mappings too deeply" in by_id["deep_yaml"]["output"]
+    assert "\ufffd in your code" in by_id["surrogate"]["tests"][0]["output"]
+    sheet = (out / "written.html").read_text(encoding="utf-8")
+    assert "my answer \ufffd" in sheet and "longer than 5 s" in sheet and "not rendered" in sheet

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder import cells
@@ -96,3 +97,53 @@ def test_readiness_blocks_what_cannot_run_and_keeps_what_can():
     assert "1.4" not in ready.blocked
     unreadable = Submission(Path("s"), problems={"notebook": "HW7.ipynb is not valid JSON"})
     assert readiness.assess(unreadable, None).blocked == dict.fromkeys(parts.NUMBERS, "HW7.ipynb is not valid JSON")
+
+
+# --- issue 18: the parent handles student code without being held by it ------------------------------
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("value, reason", [
+    ("dict(n_iters=((((9**64)**64)**64)**64)**64)", "larger than 2**63"),
+    ("dict(n_iters=2**64)", "larger than 2**63"),
+    ("dict(n_iters=" + "+".join(["1"] * 300) + ")", "pieces"),
+    ("dict(name='ab' * 3)", "repeats a string or a list"),
+    ("dict(n_iters=1 / 0)", "could not be read"),
+])
+def test_notebook_configs_are_bounded_literals_or_refused_with_a_reason(value, reason):
+    """Issue 18, item 3: the parent evaluates notebook configs; a gigabit integer held it (and the GIL)."""
+    from autograder import readiness
+    from autograder.intake import Submission
+
+    notebook = nb(f"# AUTOGRADED\ntrain_config = {value}\nmodel_config = dict(input_size=200, latent_size=10)\n")
+    code = cells.find_graded_cells(notebook)
+    refused = {}
+    found = cells.notebook_configs(code, refused)
+    assert "train_config" not in found and found["model_config"] == {"input_size": 200, "latent_size": 10}
+    assert reason in refused["train_config"] and "cell 2" in refused["train_config"]
+    # When train_config.yaml is missing, the student reads why the notebook's one was not used.
+    sub = Submission(Path("s"), notebook=notebook, model_config={"input_size": 200, "latent_size": 10},
+                     problems={"train_config": "train_config.yaml is missing from the submission."})
+    notes = "\n".join(readiness.assess(sub, code).notes)
+    assert "the train_config written in cell 2 was not used" in notes and reason in notes
+
+
+def test_small_computed_configs_still_count():
+    code = cells.find_graded_cells(nb("# AUTOGRADED\ntrain_config = dict(n_iters=2**14 + 3 * 1000, beta=10**-3, "
+                                      "lr=2.0**-10, big=-(2**62))\n"))
+    assert cells.notebook_configs(code)["train_config"] == {"n_iters": 19384, "beta": 0.001, "lr": 2.0**-10,
+                                                            "big": -(2**62)}
+
+
+def test_a_cell_nested_beyond_what_python_compiles_is_a_message():
+    """Issue 18, item 9: RecursionError from the parent's parse was an "autograder failed"."""
+    code = cells.find_graded_cells(nb("# AUTOGRADED\nx = " + "1+" * 100_000 + "1\n", "# AUTOGRADED\ndef D_KL(): pass"))
+    assert "nests expressions too deeply" in code.cells[0].error and "D_KL" in code.where
+
+
+@pytest.mark.timeout(90)
+def test_finding_graded_cells_is_linear_in_the_number_of_cells():
+    """Issue 18, item 9: each untagged cell was compared with every graded one (minutes at the size cap).
+    60,000 cells took minutes, now seconds (a hang test with a generous limit, not a speed measurement)."""
+    sources = [f"# AUTOGRADED\ndef f{i}(): pass" if i % 2 else f"y{i} = {i}" for i in range(60_000)]
+    notebook = {"cells": [{"cell_type": "code", "source": s} for s in sources]}  # plain: nbformat's builder is slow
+    code = cells.find_graded_cells(notebook)
+    assert len(code.cells) == 30_000

@@ -5,15 +5,23 @@
     HW7_FUZZ_EXAMPLES=10000 .venv/bin/python -m pytest tests/test_fuzz.py     # or: make fuzz
 """
 
+import copy
 import json
 import os
 import zipfile
 
 import nbformat
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autograder import cells, intake
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_session():
+    with pytest.MonkeyPatch.context() as patch:  # hypothesis runs many examples in one test call
+        yield patch
 
 EXAMPLES = int(os.environ.get("HW7_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
@@ -108,3 +116,65 @@ def test_fuzz_budget_is_documented():
     assert "HW7_FUZZ_EXAMPLES=10000" in (__doc__ or "")
 
 
+
+
+# --- the parent's handling of student text in a batch (issue 18) --------------------------------------------
+# Text as students write it, and as they might to break the grader: lone surrogates, NUL, markup, formulas,
+# LaTeX that never closes, very long runs.
+student_text = st.one_of(
+    st.text(max_size=60),
+    st.text(alphabet=st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010), max_size=10),  # surrogates
+    st.sampled_from(["\ud800", "\x00", "=HYPERLINK(\"http://x\")", "<script>alert(1)</script>", "</pre></td>",
+                     "\\[" * 3000, "$$" + "x^{" * 200 + "$$", "../../etc", "a;b;c", "\n" * 50, "${}$", "\\end{align}"]),
+)
+yaml_text = st.one_of(st.text(max_size=80), st.sampled_from([
+    "n_iters: " + "[" * 3000, "n_iters: 9" + "9" * 5000, "a: &a [1,1,1,1,1,1,1,1,1,1]\nb: [*a,*a,*a,*a,*a]", "!!python/object:os.system {}",
+    "n_iters: .inf", "beta: \"\\ud800\""]))
+BATCH = settings(FUZZ, max_examples=max(4, EXAMPLES // 30))
+
+
+@BATCH
+@given(name=student_text, email=student_text, message=student_text, answer=student_text, train=yaml_text)
+def test_batch_outputs_are_always_written(tmp_path_factory, monkeypatch_session, name, email, message, answer, train):
+    """Whatever a student writes (a display name, an exception message, an answer, a config), every
+    results.json, feedback page, gradebook.csv, canvas.csv, summary.html and written.html is written.
+    The children are stubbed (tests/parent_only.py): the parent's own handling is what is fuzzed."""
+    import parent_only
+    import yaml
+    from test_batch import _with_answer
+
+    from autograder import batch, kl_hint
+
+    parent_only.install(monkeypatch_session, {"fuzzed": message})
+    monkeypatch_session.setattr(kl_hint, "CHECK_S", 5.0)
+    folder = tmp_path_factory.mktemp("batch")
+    subs, out = folder / "subs", folder / "out"
+    notebook = _with_answer(_solution(), answer)
+    for key in ("submission_1", "submission_2_fuzzed"):
+        (subs / key).mkdir(parents=True)
+        (subs / key / "HW7.ipynb").write_text(json.dumps(notebook), encoding="ascii")  # escapes surrogates
+        (subs / key / "model_config.yaml").write_text("input_size: 200\nlatent_size: 10\nhidden_sizes: [8]\n")
+        (subs / key / "train_config.yaml").write_text(train, encoding="utf-8", errors="surrogatepass")
+    meta = {"submission_1": {":submitters": [{":name": "Ada", ":email": "ada@uni.edu", ":sid": "1"}]},
+            "submission_2_fuzzed": {":submitters": [{":name": name, ":email": email, ":sid": message[:20]}]}}
+    (subs / "submission_metadata.yml").write_text(yaml.safe_dump(meta), encoding="utf-8")
+    rows = batch.grade_all(subs, out, workers=1, progress=False, cache=False)
+    assert len(rows) == 2
+    for row in rows:
+        assert json.loads((out / row.id / "results.json").read_text(encoding="utf-8"))["tests"]
+        assert (out / row.id / "feedback.html").read_text(encoding="utf-8")
+    for page in ("gradebook.csv", "canvas.csv", "summary.html", "written.html"):
+        assert (out / page).read_text(encoding="utf-8")
+    part_1_4 = [[t["score"] for t in row.data["tests"] if t["number"].startswith("1.4")] for row in rows]
+    assert part_1_4[0] == part_1_4[1] and sum(part_1_4[0]) == 5  # same notebook, same grade (1.4 needs no config)
+
+
+_SOLUTION = []
+
+
+def _solution():
+    if not _SOLUTION:
+        import variants
+
+        _SOLUTION.append(variants.load_solution())
+    return copy.deepcopy(_SOLUTION[0])

@@ -141,3 +141,56 @@ def test_non_utf8_member_names(tmp_path):
     (tmp_path / "s.zip").write_bytes(buffer.getvalue())
     sub = intake.load_submission(tmp_path / "s.zip", tmp_path / "w")
     assert sub.notebook is not None
+
+
+# --- issue 18: every file read from a submission is bounded and never blocks ----------------------------
+@pytest.mark.timeout(30)
+def test_reading_a_submission_file_never_follows_links_blocks_or_reads_past_its_cap(tmp_path):
+    """Issue 18, item 8: a FIFO named train_config.yaml blocked the grader; a huge one was read whole."""
+    import os
+
+    os.mkfifo(tmp_path / "fifo.yaml")
+    with pytest.raises(ValueError, match="not a regular file"):
+        intake.read_bounded(tmp_path / "fifo.yaml", 100)  # returns at once: nobody writes to the FIFO
+    (tmp_path / "real.yaml").write_text(TRAIN)
+    (tmp_path / "link.yaml").symlink_to(tmp_path / "real.yaml")
+    with pytest.raises(ValueError, match="is a link"):
+        intake.read_bounded(tmp_path / "link.yaml", 100)
+    with open(tmp_path / "huge.yaml", "wb") as handle:
+        handle.truncate(8 * 2**30)  # 8 GB, sparse: reading it whole would take the machine's memory
+    with pytest.raises(intake.TooLarge, match="larger than 64 KB"):
+        intake.read_bounded(tmp_path / "huge.yaml", 64 * 2**10)
+    assert intake.read_bounded(tmp_path / "real.yaml", 100) == TRAIN.encode()
+    with pytest.raises(ValueError, match="not a regular file"):
+        intake.read_yaml(tmp_path / "fifo.yaml")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("n_iters: " + "[" * 5000 + "]" * 5000 + "\n", "nests lists or mappings too deeply"),
+    ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     "optimizer_config: {lr: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]}\n", "more than 10000 values"),
+    ("n_iters: " + "9" * 5000 + "\n", "holds a value that cannot be read"),
+])
+def test_hostile_yaml_gets_a_message_not_a_traceback(tmp_path, text, message):
+    """Issue 18, item 9: deeply nested YAML raised RecursionError out of the intake ("autograder failed",
+    the grader's traceback shown to the student); aliases can describe billions of values in a few lines
+    (the parent then serialises them into the child's job)."""
+    sub = intake.load_submission(_zip(tmp_path / "s.zip", {"HW7.ipynb": NB, "model_config.yaml": MODEL,
+                                                          "train_config.yaml": text}), tmp_path / "w")
+    assert message in sub.problems["train_config"] and "save_yaml" in sub.problems["train_config"]
+    assert sub.train_config is None and sub.model_config is not None
+
+
+def test_lone_surrogates_in_a_notebook_are_replaced(tmp_path):
+    """Issue 18, item 5: JSON's "\\ud800" reads into a lone surrogate, which no UTF-8 page can hold."""
+    import json
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("x"), nbformat.v4.new_code_cell("y")])
+    notebook.cells[0].source = "answer \ud800 here"
+    notebook.cells[1].outputs = [nbformat.v4.new_output("stream", text="\udfff")]
+    notebook.cells[1].metadata["k\ud800"] = ["\ud800"]
+    (tmp_path / "HW7.ipynb").write_text(json.dumps(notebook), encoding="ascii")  # \uXXXX escapes
+    read = intake.read_notebook(tmp_path / "HW7.ipynb")
+    assert json.dumps(read, ensure_ascii=False).encode("utf-8")  # would raise UnicodeEncodeError
+    assert read.cells[0].source == "answer \ufffd here" and read.cells[1].metadata["k\ufffd"] == ["\ufffd"]

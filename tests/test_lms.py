@@ -69,10 +69,29 @@ def test_canvas_export_round_trips_the_roster(tmp_path, roster):
 
 
 def test_two_submissions_of_one_student_keep_the_first_and_say_so(tmp_path, roster):
-    rows = [_row("ada", 50), _row("ada-2", 70, email="ADA")]
+    rows = [_row("submission_1", 50, email="ada"), _row("submission_2", 70, email="ADA")]
     result = lms.canvas_csv(rows, tmp_path / "canvas.csv", "HW7", 80, roster)
     assert _read(tmp_path / "canvas.csv")[2][5] == "50"
-    assert any("matches submissions ada and ada-2" in p for p in result.problems)
+    assert any("matches submissions submission_1 and submission_2" in p for p in result.problems)
+
+
+def test_a_file_name_never_takes_another_students_roster_line(tmp_path, roster):
+    """Issue 18, item 7: an id from a file name a student chose matches only when nothing trusted does,
+    and two file names claiming one roster line get nobody's score there."""
+    # A zip named after Ada's login beside Ada's own Gradescope submission: the metadata wins.
+    rows = [_row("ada", 80), _row("submission_2", 40, email="ADA")]
+    result = lms.canvas_csv(rows, tmp_path / "canvas.csv", "HW7", 80, roster)
+    assert _read(tmp_path / "canvas.csv")[2][5] == "40"
+    assert any("Gradescope's metadata" in p for p in result.problems)
+    # A Gradescope row never matches on its id, even when the id is someone's login.
+    rows = [_row("alan", 80, email="mallory@uni.edu")]
+    result = lms.canvas_csv(rows, tmp_path / "canvas.csv", "HW7", 80, roster)
+    assert _read(tmp_path / "canvas.csv")[3][5] == "" and result.not_in_roster == ["alan"]
+    # Two zips both named for Ada (her login, her SIS id): refused, said, blank.
+    rows = [_row("ada", 80), _row("s001", 10)]
+    result = lms.canvas_csv(rows, tmp_path / "canvas.csv", "HW7", 80, roster)
+    assert _read(tmp_path / "canvas.csv")[2][5] == ""
+    assert any("by their file names only: score left blank" in p for p in result.problems)
 
 
 def test_without_a_roster_every_submitter_gets_a_line(tmp_path):

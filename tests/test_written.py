@@ -249,3 +249,39 @@ def test_student_markup_cannot_imitate_the_sheets_own_elements(imitation):
         assert not re.search(r"\s(class|id|style|data-[a-z]+)\s*=", rendered, flags=re.I), rendered
     assert len(re.findall(r'<div class="hint ', page)) == 1  # the sheet's own hint box, for 1.4 only
     assert page.count("<h2>") == 1 and page.count('type="number"') == 2  # eve's heading, her two score fields
+
+
+# --- issue 18: the sheet always finishes -----------------------------------------------------------------
+HIDDEN_BRACKETS = "<!-- " + "\\[" * 500_000 + " -->\n$$\\frac12(\\mu^2+\\sigma^2-1-\\ln\\sigma^2)$$"
+# 71 characters, equal to the KL at every point: sympy's simplify spent 270 s on it (load-dependent).
+SIMPLIFY_BOMB = (r"$$\frac12(\mu^2+\sigma^2-1-\ln\sigma^2) + \frac{(\mu+1)^{90}(\sigma+1)^{90}}"
+                 r"{(\mu\sigma+\mu+\sigma+1)^{90}} - 1$$")
+
+
+@pytest.mark.timeout(60)
+def test_finding_the_final_expression_is_linear_in_the_text():
+    """Issue 18, item 4: a megabyte of unclosed \\[ made the block pattern quadratic (hours)."""
+    assert final_expression(HIDDEN_BRACKETS) == r"\frac12(\mu^2+\sigma^2-1-\ln\sigma^2)"
+    assert final_expression("$$x = " + "\\\\[" * 200_000 + "$$") == "["  # line breaks whose option never closes
+    assert final_expression("$$a = b" + " " * 200_000 + "c$$") == "b" + " " * 200_000 + "c"
+
+
+@pytest.mark.timeout(60)
+def test_a_long_answer_is_not_checked_and_shown_unrendered():
+    check = check_kl_answer(HIDDEN_BRACKETS)
+    assert check.verdict == "could not parse" and "longer than 20,000 characters" in check.note
+    sheet = grading_sheet_html([{"student": "long", "q1_4": HIDDEN_BRACKETS, "q1_5": "ok"}])
+    assert "shown as written, not rendered" in sheet
+
+
+@pytest.mark.timeout(120)
+def test_sympy_runs_under_a_time_limit(monkeypatch):
+    """Issue 18, item 4: a short final expression can keep simplify busy for hours; it gets CHECK_S."""
+    from autograder import kl_hint
+
+    assert check_kl_answer(CORRECT[0]).verdict == "equivalent"  # the worker is up: the limit is for checking
+    monkeypatch.setattr(kl_hint, "CHECK_S", 5.0)
+    check = check_kl_answer(SIMPLIFY_BOMB)
+    assert check.verdict == "could not parse" and "longer than 5 s" in check.note
+    assert check.latex and check.latex.startswith(r"\frac12")
+    assert check_kl_answer(CORRECT[1]).verdict == "equivalent"  # a fresh worker checks the next answer
