@@ -86,13 +86,14 @@ def _clean_env(scratch: Path) -> dict[str, str]:
     }
 
 
-def prepare_scratch(scratch: Path, data_file: Path) -> None:
-    """A fresh folder holding only what the child may see: its package, HW7_utils and the data."""
+def prepare_scratch(scratch: Path, data_file: Path, job_files: tuple[Path, ...] = ()) -> None:
+    """A fresh folder holding only what the child may see: its package, HW7_utils and the data.
+    ``job_files`` join the package for this child only (e.g. the grader's reference loop for its job)."""
     if scratch.exists():
         shutil.rmtree(scratch)
     (scratch / "tmp").mkdir(parents=True)
-    for path in CHILD_FILES:
-        target = scratch / ("child" if path.parent == CHILD_PACKAGE else "") / path.name
+    for path in (*CHILD_FILES, *job_files):
+        target = scratch / ("child" if path.parent == CHILD_PACKAGE or path in job_files else "") / path.name
         target.parent.mkdir(exist_ok=True)
         shutil.copy(path, target)
     shutil.copy(data_file, scratch / "airfoils.npz")
@@ -138,8 +139,8 @@ class Child:
     student's runs before :meth:`run`.
     """
 
-    def __init__(self, scratch: Path, data_file: Path, budget: Budget):
-        prepare_scratch(scratch, data_file)
+    def __init__(self, scratch: Path, data_file: Path, budget: Budget, job_files: tuple[Path, ...] = ()):
+        prepare_scratch(scratch, data_file, job_files)
         self.budget, self.out_path = budget, scratch / "output.txt"
         read_fd, write_fd = os.pipe()
         user = isolation.sandbox_user()
