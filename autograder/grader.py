@@ -127,10 +127,10 @@ class _Grading:
         the grader's reference loop and KL; then the better score is kept."""
         from autograder import retrain
 
-        z = retrain.grader_latents(self.job(RETRAINED))  # chosen now: after the model is fixed
-        own = retrain.judge(own_outcome, z=z) if own_outcome is not None else retrain.hung_in_tests(hung)
+        ev = retrain.evaluation(self.job(RETRAINED))  # the grader's latents, chosen after the model is fixed
+        own = retrain.judge(own_outcome, ev=ev) if own_outcome is not None else retrain.hung_in_tests(hung)
         why = retrain.second_training_reason(own, lost)
-        reference = retrain.judge(self.run(RETRAINED, **retrain.REFERENCE_RUN), reference_run=True, z=z) if why else None
+        reference = retrain.judge(self.run(RETRAINED, **retrain.REFERENCE_RUN), reference_run=True, ev=ev) if why else None
         return retrain.keep_better(own, reference, why, self.results)
 
 

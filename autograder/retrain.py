@@ -26,6 +26,8 @@ REFERENCE = "the grader's reference loop and KL formula"
 REFERENCE_RUN = {"use_reference_loop": True, "use_reference_dkl": True}
 # The grader's reference loop and KL: copied into that job's sandbox only (issue 21, item 4).
 REFERENCE_FILES = (Path(__file__).with_name("reference_training.py"),)
+# Graded code beyond this size is flagged for the course staff (the examples' graded cells hold under 5 KB).
+LITERAL_SOURCE_BYTES = 64 * 2**10
 
 
 @dataclass
@@ -70,14 +72,38 @@ def _what(numbers: list[str]) -> str:
     return " and ".join(f"{parts.BY_NUMBER[n].names[0]} (part {n})" for n in numbers)
 
 
-def grader_latents(job: dict[str, Any]) -> np.ndarray:
-    """The 24 latent vectors the grader decodes for this submission (secret, fixed by its content)."""
-    return decoder_draw.latents(decoder_draw.submission_key(job), decoder_draw.latent_size(job.get("model_config")))
+@dataclass
+class Evaluation:
+    """What the grader brings to judging a re-training: its own latent vectors and, when the graded
+    code looks like it carries a model's weights as a literal, a note for the course staff."""
+
+    z: np.ndarray
+    review: str | None = None
 
 
-def drawn_samples(obs: dict[str, Any], z: np.ndarray | None) -> tuple[Any, dict[str, Any], str]:
+def evaluation(job: dict[str, Any]) -> Evaluation:
+    """The 24 latent vectors the grader decodes for this submission (secret, fixed by its content), and
+    the graded source's size when it is far beyond what code needs (weights pasted in as a literal?)."""
+    z = decoder_draw.latents(decoder_draw.submission_key(job), decoder_draw.latent_size(job.get("model_config")))
+    size = sum(len(str(c.get("source", "")).encode()) for c in job.get("cells") or [] if isinstance(c, dict))
+    review = None
+    if size > LITERAL_SOURCE_BYTES:
+        review = (f"the graded cells hold {size / 2**10:.0f} KB of source, far more than code needs "
+                  f"(at most {LITERAL_SOURCE_BYTES // 2**10} KB): a model's weights pasted in as a literal?")
+    return Evaluation(z, review)
+
+
+def drawn_samples(obs: dict[str, Any], ev: Evaluation | None) -> tuple[Any, dict[str, Any], str]:
     """(samples, sample_source, feedback line): the evaluator's draw from the exported decoder, else the
     child's own samples, "unverified", with why."""
+    source, samples, line = _drawn(obs, ev)
+    if ev is not None and ev.review:
+        source["review"] = ev.review
+    return samples, source, line
+
+
+def _drawn(obs: dict[str, Any], ev: Evaluation | None) -> tuple[dict[str, Any], Any, str]:
+    z = None if ev is None else ev.z
     if z is None:
         why = "no latent vectors were given to the evaluator"
     elif isinstance(obs.get("export_error"), str):
@@ -85,15 +111,15 @@ def drawn_samples(obs: dict[str, Any], z: np.ndarray | None) -> tuple[Any, dict[
     else:
         draw = decoder_draw.draw(obs.get("decoder_onnx"), z)
         if draw.verified:
-            return draw.samples, {"verified": True, "layers": draw.layers}, (
+            return {"verified": True, "layers": draw.layers}, draw.samples, (
                 "The 24 samples were drawn by the grader from your re-trained decoder, on latent vectors of its own.")
         why = draw.why
-    return obs.get("samples"), {"verified": False, "why": why}, (
+    return {"verified": False, "why": why}, obs.get("samples"), (
         f"Unverified: scored on the samples your generate returned in the sandbox, because {why}.")
 
 
-def judge(outcome: Outcome, reference_run: bool = False, z: np.ndarray | None = None) -> Training:
-    """Judge one re-training; ``z``: the grader's latent vectors for drawing from the exported decoder."""
+def judge(outcome: Outcome, reference_run: bool = False, ev: Evaluation | None = None) -> Training:
+    """Judge one re-training; ``ev``: the grader's latent vectors for drawing from the exported decoder."""
     test = TESTS[parts.RETRAINED].result()
     if not outcome.ok:
         test.output = (f"Re-training your model failed: {outcome.cause}. The grader trains with "
@@ -120,7 +146,7 @@ def judge(outcome: Outcome, reference_run: bool = False, z: np.ndarray | None = 
             training.no_model = test.output.split("\n")[0]
             training.model_broken = key != "train_error" and not missing_loop_only
             return training
-    raw, training.sample_source, source_line = drawn_samples(obs, z)
+    raw, training.sample_source, source_line = drawn_samples(obs, ev)
     lines.append(source_line)
     try:
         samples = np.asarray(raw, dtype=float)

@@ -33,7 +33,9 @@ CONFIGS = {
     "small_500_iters": ([128], 500, 1e-2),
     "small_400_iters": ([128], 400, 1e-2),
     "mid_beta_5e-5": ([256, 128], 1200, 5e-5),
+    "collapsed_beta_1": ([256, 128], 1000, 1.0),
 }
+DRAW_SEEDS = range(1, 7)  # further draws of 24 per model, as the grader's own latents would be (issue 21)
 
 
 def solution_namespace() -> dict:
@@ -45,7 +47,7 @@ def solution_namespace() -> dict:
     return ns
 
 
-def train(ns: dict, hidden: list[int], n_iters: int, beta: float) -> np.ndarray:
+def train(ns: dict, hidden: list[int], n_iters: int, beta: float):
     import torch
 
     from HW7_utils import AirfoilDataset
@@ -57,7 +59,7 @@ def train(ns: dict, hidden: list[int], n_iters: int, beta: float) -> np.ndarray:
     ns["tqdm"] = lambda *a, **k: _Silent()
     ns["train_VAE"](model, AirfoilDataset(), device="cpu", plot_freq=0,
                     **{**train_config, "n_iters": n_iters, "beta": beta})
-    return model.generate(n_samples=24, seed=0).numpy()
+    return model
 
 
 class _Silent:
@@ -98,10 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     ns = None
     for name, (hidden, n_iters, beta) in CONFIGS.items():
-        path = out / f"{name}.npy"
-        if not path.exists():
+        path, draws = out / f"{name}.npy", out / f"{name}_draws.npy"
+        if not (path.exists() and draws.exists()):
             ns = ns or solution_namespace()
-            np.save(path, train(ns, hidden, n_iters, beta))
+            model = train(ns, hidden, n_iters, beta)
+            np.save(path, model.generate(n_samples=24, seed=0).numpy())
+            np.save(draws, np.stack([model.generate(n_samples=24, seed=s).numpy() for s in DRAW_SEEDS]))
         print(f"{describe(name, np.load(path))}   hidden {hidden}, n_iters {n_iters}, beta {beta:g}")
     return 0
 
