@@ -5,9 +5,10 @@ short runs (about a minute and a half in all):
 
     .venv/bin/python scripts/band_check.py [OUT_DIR]
 
-Writes each model's samples to OUT_DIR/NAME.npy (default build/band) and prints one line per model:
-the configuration, the median and 22nd-smallest sigma_eq, how many samples are too rough or not
-airfoil-shaped, and the points.
+Writes each model's samples to OUT_DIR/NAME.npy (default build/band), and six more draws of 24 to
+OUT_DIR/NAME_draws.npy, and prints one line per model: the configuration, the median and 22nd-smallest
+sigma_eq, how many samples are too rough or not airfoil-shaped, and the points; then how far the
+samples are from the nearest training airfoil, against copies of the data (the copy rule's calibration).
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     out = Path((argv or ["build/band"])[0])
     out.mkdir(parents=True, exist_ok=True)
-    ns = None
+    ns, nearest = None, []
     for name, (hidden, n_iters, beta) in CONFIGS.items():
         path, draws = out / f"{name}.npy", out / f"{name}_draws.npy"
         if not (path.exists() and draws.exists()):
@@ -107,7 +108,33 @@ def main(argv: list[str] | None = None) -> int:
             np.save(path, model.generate(n_samples=24, seed=0).numpy())
             np.save(draws, np.stack([model.generate(n_samples=24, seed=s).numpy() for s in DRAW_SEEDS]))
         print(f"{describe(name, np.load(path))}   hidden {hidden}, n_iters {n_iters}, beta {beta:g}")
+        nearest.append((name, nearest_real(np.concatenate([np.load(path)[None], np.load(draws)]))))
+    print("\nRMS distance of each (smoothed) sample to its nearest (smoothed) training airfoil, seed 0 and "
+          f"seeds {DRAW_SEEDS.start}-{DRAW_SEEDS.stop - 1}; copies are those under COPY_RMS = {sample_quality.COPY_RMS:g}:")
+    for name, dist in nearest:
+        print(f"  {name:<18} min {dist.min():.2e}  1st percentile {np.percentile(dist, 1):.2e}  median {np.median(dist):.2e}")
+    print(f"  {'honest, all':<18} min {np.concatenate([d for _, d in nearest]).min():.2e}")
+    for label, samples in copies().items():
+        print(f"  {label:<18} max {nearest_real(samples[None]).max():.2e}")
     return 0
+
+
+def nearest_real(draws: np.ndarray) -> np.ndarray:
+    """Each sample's distance to the nearest training airfoil, as sample_quality measures it."""
+    from autograder.quality_metrics import smooth
+
+    ref = sample_quality.load_reference()
+    y = draws.reshape(-1, draws.shape[-1]).astype(float)
+    return sample_quality.nearest_real(smooth(y, ref["window"]), ref)[0]
+
+
+def copies() -> dict[str, np.ndarray]:
+    """What a submission copying the data would send: the training airfoils, as is and with white noise."""
+    from HW7_utils import AirfoilDataset
+
+    real = AirfoilDataset().y.astype(float)
+    rng = np.random.default_rng(0)
+    return {"copies": real, "copies + 1e-3 noise": real + rng.normal(0, 1e-3, real.shape)}
 
 
 if __name__ == "__main__":
