@@ -1,7 +1,7 @@
 """Part 2.3's samples, drawn by the grader from the re-trained decoder (issue 21).
 
 The child that re-trains the student's model sends its decoder back as data, an ONNX graph with its
-weights.  Here, after the child has ended (the model is fixed), the grader picks 24 latent vectors the
+weights.  Here, after the child has ended (the model is fixed), the grader picks 5 x 24 latent vectors the
 child could not know (derived from the course secret and the submission's content, `autograder.secret`)
 and runs the graph on them in a process of its own (`autograder.onnx_eval`: no student code, operators
 from a fixed list, limits on time, memory and size).  The same submission always gets the same latents,
@@ -32,6 +32,7 @@ from autograder import isolation, limits, secret
 EVALUATOR = Path(__file__).with_name("onnx_eval.py")
 PURPOSE = "2.3 latents"
 N_SAMPLES = 24
+N_DRAWS = 5  # sets of 24: 2.3 scores the median one (retrain.median_draw)
 GRAPH_MAX_BYTES = 3 * 2**20  # the child's limit too (child/retraining.py): a 750k-parameter decoder
 DRAW_WALL_S = 60.0
 DRAW_MEMORY = 2 * 2**30
@@ -42,7 +43,7 @@ ANSWER_MAX_BYTES = 2**20
 class Draw:
     """The evaluator's answer: 24 samples from the graph, or why there are none (then "unverified")."""
 
-    samples: list[list[float]] | None = None
+    samples: list[list[float]] | None = None  # N_DRAWS * 24 rows, 24 per draw
     why: str = ""  # why the samples could not be drawn from the graph
     layers: list[list[int]] = field(default_factory=list)  # each weight matrix's (in, out): the structure
 
@@ -62,9 +63,9 @@ def latent_size(model_config: Any) -> int:
 
 
 def latents(key: bytes, latent: int) -> np.ndarray:
-    """The 24 latent vectors of this submission: N(0, I) draws from a seed derived from the course secret."""
+    """This submission's N_DRAWS x 24 latent vectors: N(0, I) draws from a seed derived from the course secret."""
     rng = np.random.default_rng(secret.derive(PURPOSE, key))
-    return rng.standard_normal((N_SAMPLES, latent)).astype(np.float32)
+    return rng.standard_normal((N_DRAWS * N_SAMPLES, latent)).astype(np.float32)
 
 
 def _limit() -> None:  # in the evaluator process, between fork and exec
@@ -125,6 +126,6 @@ def _answer(stdout: bytes, code: int) -> Draw:
     except (TypeError, ValueError):
         samples = np.zeros(0)
     layers = answer.get("layers") if isinstance(answer.get("layers"), list) else []
-    if samples.shape != (N_SAMPLES, 200):
+    if samples.ndim != 2 or samples.shape[1] != 200 or len(samples) % N_SAMPLES or not len(samples):
         return Draw(why="the evaluator's answer was malformed")
     return Draw(samples=samples.tolist(), layers=layers)

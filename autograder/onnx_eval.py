@@ -3,7 +3,7 @@
 Run as ``python -I onnx_eval.py FOLDER`` by ``autograder.decoder_draw`` in a process of its own, with
 limits: the graph comes from the student's sandbox, so it is untrusted *data*.  This process runs no
 student code (an ONNX graph is a list of operators from a fixed set, and only the allowed ones pass)
-and imports only numpy, onnxruntime and onnx's protobuf messages.  FOLDER holds ``graph.onnx`` and ``latents.npy``; the
+and imports only numpy, onnxruntime and onnx's protobuf messages.  FOLDER holds ``graph.onnx`` and ``latents.npy`` (k x 24 rows: the graph takes 24 at a time); the
 answer is one JSON line on stdout: ``{"samples": [[...]], "layers": [[in, out], ...]}`` or ``{"error": why}``.
 """
 
@@ -103,7 +103,7 @@ def evaluate(folder: Path) -> dict:
     import numpy as np
     import onnxruntime as ort
 
-    z = np.load(folder / "latents.npy", allow_pickle=False).astype(np.float32)
+    z = np.load(folder / "latents.npy", allow_pickle=False).astype(np.float32)  # draws of 24, one after another
     try:
         model = onnx_messages().ModelProto.FromString((folder / "graph.onnx").read_bytes())
     except Exception as exc:  # noqa: BLE001 (any malformed graph)
@@ -116,12 +116,14 @@ def evaluate(folder: Path) -> dict:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     try:
         session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        (out,) = session.run(None, {session.get_inputs()[0].name: z})
+        name = session.get_inputs()[0].name
+        outs = [np.asarray(session.run(None, {name: z[i:i + N_SAMPLES]})[0]) for i in range(0, len(z), N_SAMPLES)]
     except Exception as exc:  # noqa: BLE001
         return {"error": f"onnxruntime could not run it ({type(exc).__name__}: {str(exc)[:200]})"}
-    out = np.asarray(out)
-    if out.shape != (N_SAMPLES, N_POINTS):
-        return {"error": f"it returned shape {list(out.shape)}, not [{N_SAMPLES}, {N_POINTS}]"}
+    bad = [list(o.shape) for o in outs if o.shape != (N_SAMPLES, N_POINTS)]
+    if bad:
+        return {"error": f"it returned shape {bad[0]}, not [{N_SAMPLES}, {N_POINTS}]"}
+    out = np.concatenate(outs)
     samples = [[v if np.isfinite(v) else None for v in row] for row in out.astype(np.float64).tolist()]
     return {"samples": samples, "layers": layers}
 

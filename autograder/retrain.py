@@ -118,6 +118,20 @@ def _drawn(obs: dict[str, Any], ev: Evaluation | None) -> tuple[dict[str, Any], 
         f"Unverified: scored on the samples your generate returned in the sandbox, because {why}.")
 
 
+def median_draw(samples: np.ndarray, verified: bool) -> tuple[np.ndarray, Any, list[float]]:
+    """(samples, report, every draw's points): of the grader's draws of 24, the one whose points are the
+    median (one draw's points vary by up to 4 for a rough model; the median of 5 much less), else the
+    child's own 24 as they are."""
+    from autograder import sample_quality
+
+    n = decoder_draw.N_SAMPLES
+    several = verified and samples.ndim == 2 and len(samples) > n and len(samples) % n == 0
+    draws = [samples[i:i + n] for i in range(0, len(samples), n)] if several else [samples]
+    reports = [sample_quality.score(d) for d in draws]
+    median = sorted(range(len(draws)), key=lambda i: reports[i].points)[len(draws) // 2]
+    return draws[median], reports[median], [r.points for r in reports]
+
+
 def judge(outcome: Outcome, reference_run: bool = False, ev: Evaluation | None = None) -> Training:
     """Judge one re-training; ``ev``: the grader's latent vectors for drawing from the exported decoder."""
     test = TESTS[parts.RETRAINED].result()
@@ -152,12 +166,13 @@ def judge(outcome: Outcome, reference_run: bool = False, ev: Evaluation | None =
         samples = np.asarray(raw, dtype=float)
     except (TypeError, ValueError):
         samples = np.full((0,), np.nan)
+    samples, report, points = median_draw(samples, training.sample_source.get("verified") is True)
+    if len(points) > 1:
+        lines.append(f"The grader drew {len(points)} sets of 24 and scored the median one "
+                     f"(points {', '.join(f'{p:g}' for p in sorted(points))}).")
     finite = samples.shape == (24, 200) and bool(np.isfinite(samples).all())
     if finite:
         training.samples = samples.round(6).tolist()
-    from autograder import sample_quality
-
-    report = sample_quality.score(samples)
     training.quality = report.to_dict()
     test.score = float(report.points)
     test.output = "\n".join([report.summary(), *lines])  # the verdict first: it is what people scan

@@ -245,7 +245,7 @@ def test_the_latents_depend_on_the_submission_and_stay_put():
     other = {**job, "cells": [{"index": 0, "source": "x = 2"}]}
     assert np.array_equal(retrain.evaluation(job).z, retrain.evaluation(dict(job)).z)
     assert not np.array_equal(retrain.evaluation(job).z, retrain.evaluation(other).z)
-    assert retrain.evaluation(job).z.shape == (24, 10)
+    assert retrain.evaluation(job).z.shape == (decoder_draw.N_DRAWS * 24, 10)
 
 
 def test_the_evaluator_refuses_operators_outside_its_list():
@@ -280,3 +280,17 @@ def test_a_wrong_latent_size_is_refused():
     graph = _exported(torch.nn.Linear(8, 200), latent=8)
     draw = decoder_draw.draw(graph, decoder_draw.latents(b"k", 10))
     assert not draw.verified and "latent_size" in draw.why
+
+
+def test_the_median_of_the_graders_draws_is_scored(real24):
+    """One draw of 24 from a rough model can score 4 points above or below another: the grader scores
+    the median of its draws; the child's own samples (unverified) are one set of 24, never split."""
+    good = 0.5 * (real24 + np.roll(real24, 1, axis=0))
+    noisy = good + np.random.default_rng(0).normal(0, 6e-3, good.shape)
+    flat = np.zeros_like(good)
+    samples = np.concatenate([flat, good, noisy, good, flat])
+    chosen, report, points = retrain.median_draw(samples, verified=True)
+    assert sorted(points) == [0, 0, sample_quality.score(noisy).points, 15, 15]
+    assert np.array_equal(chosen, noisy) and 0 < report.points < 15
+    _, unverified, points = retrain.median_draw(samples, verified=False)
+    assert unverified.band == "invalid" and len(points) == 1
