@@ -78,9 +78,10 @@ def test_generate_returning_real_airfoils_earns_what_its_decoder_earns(solution,
     cheat = grade(variants.write(tmp_path / "cheat", with_generate(solution, GENERATE_COPIES), SMALL_MODEL,
                                  small_train()), parts=("2.3",))
     assert cheat.extra["sample_source"]["verified"] is True, part_23(cheat).output
+    # The decoder's own samples on the grader's latents (each submission gets its own, so the two sets
+    # differ): 60 iterations leave both too rough to earn much, whatever generate returns.
     assert part_23(cheat).score == part_23(honest).score < 15
-    assert cheat.extra["samples"] == honest.extra["samples"]  # the decoder's, on the grader's latents
-    assert cheat.extra["quality"]["copies"] == []
+    assert cheat.extra["quality"]["copies"] == []  # the 24 real airfoils generate returned are not scored
 
 
 def test_real_airfoils_scored_directly_are_copies_and_earn_nothing(real24):
@@ -125,7 +126,7 @@ class Decoder(nn.Module):
         self.register_buffer("table", torch.as_tensor(np.stack([data[i][0] for i in range(0, 1597, 66)][:24]), dtype=torch.float32))
 
     def forward(self, z):
-        return self.table + 0 * self.bias + 0 * z[:, :1]
+        return self.table.repeat(len(z) // 24 + 1, 1)[:len(z)] + 0 * self.bias
 """
 
 
@@ -171,7 +172,9 @@ def test_the_own_loop_cannot_find_the_graders_reference_loop(solution, tmp_path)
     results = grade(variants.write(tmp_path / "s", nb, SMALL_MODEL, small_train(30)), parts=("2.3",))
     test = part_23(results)
     assert "grader reference loop not found" in test.output, test.output
-    assert results.extra["retraining"]["kept"] == "reference"
+    # The reference training ran (on a tie the student's own result is the one shown: both 0 here).
+    assert results.extra["retraining"]["reference_points"] is not None
+    assert "gave no model" in results.extra["retraining"]["why_reference"]
 
 
 def test_the_reference_loop_is_copied_only_into_its_own_job(tmp_path):
