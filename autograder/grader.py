@@ -128,6 +128,7 @@ class _Grading:
         from autograder import retrain
 
         ev = retrain.evaluation(self.job(RETRAINED))  # the grader's latents, chosen after the model is fixed
+        ev.store = self.cache
         own = retrain.judge(own_outcome, ev=ev) if own_outcome is not None else retrain.hung_in_tests(hung)
         why = retrain.second_training_reason(own, lost)
         reference = retrain.judge(self.run(RETRAINED, **retrain.REFERENCE_RUN), reference_run=True, ev=ev) if why else None

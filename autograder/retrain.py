@@ -79,6 +79,7 @@ class Evaluation:
 
     z: np.ndarray
     review: str | None = None
+    store: Any = None  # the grading's outcome cache (cache.Store): a regrade reuses the draw too
 
 
 def evaluation(job: dict[str, Any]) -> Evaluation:
@@ -109,7 +110,7 @@ def _drawn(obs: dict[str, Any], ev: Evaluation | None) -> tuple[dict[str, Any], 
     elif isinstance(obs.get("export_error"), str):
         why = f"your decoder could not be exported as an ONNX graph ({obs['export_error'][:300]})"
     else:
-        draw = decoder_draw.draw(obs.get("decoder_onnx"), z)
+        draw = decoder_draw.draw(obs.get("decoder_onnx"), z, ev.store)
         if draw.verified:
             return {"verified": True, "layers": draw.layers}, draw.samples, (
                 "The 24 samples were drawn by the grader from your re-trained decoder, on latent vectors of its own.")

@@ -297,3 +297,18 @@ def test_the_median_of_the_graders_draws_is_scored(real24):
     assert np.array_equal(chosen, noisy) and 0 < report.points < 15
     _, unverified, points = retrain.median_draw(samples, verified=False)
     assert unverified.band == "invalid" and len(points) == 1
+
+
+def test_a_regrade_reuses_the_draw_from_the_cache(tmp_path, monkeypatch, dataset):
+    """The draw is stored beside the child's outcome: a regrade gets the same samples without starting
+    the evaluator (its start is most of what a regrade from the cache would cost)."""
+    import torch
+
+    from autograder import cache
+
+    store = cache.Store(tmp_path / "cache", cache.sandbox.KIT_ROOT / "data" / "airfoils.npz")
+    graph, z = _exported(torch.nn.Linear(10, 200)), decoder_draw.latents(b"k", 10)
+    first = decoder_draw.draw(graph, z, store)
+    monkeypatch.setattr(decoder_draw, "_evaluate", lambda *a: pytest.fail("the evaluator ran again"))
+    again = decoder_draw.draw(graph, z, store)
+    assert first.verified and again.samples == first.samples and again.layers == first.layers
