@@ -312,3 +312,24 @@ def test_a_regrade_reuses_the_draw_from_the_cache(tmp_path, monkeypatch, dataset
     monkeypatch.setattr(decoder_draw, "_evaluate", lambda *a: pytest.fail("the evaluator ran again"))
     again = decoder_draw.draw(graph, z, store)
     assert first.verified and again.samples == first.samples and again.layers == first.layers
+
+
+def test_a_decoder_under_another_name_is_exported():
+    """A student's VAE may call its decoder ``self.dec`` (tests/fixtures/independent/student_b.py): the
+    one sub-module that maps latent vectors to 200 values is exported, and 2.3 stays verified."""
+    import torch
+
+    from autograder.child import retraining, runtime
+
+    class VAE(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = torch.nn.Linear(200, 20)
+            self.dec = torch.nn.Sequential(torch.nn.Linear(10, 200), torch.nn.Tanh())
+
+    runtime.JOB.clear()
+    runtime.JOB["model_config"] = {"latent_size": 10}
+    model = VAE()
+    assert retraining.find_decoder(model, 10) is model.dec
+    draw = decoder_draw.draw(base64.b64encode(retraining.export_decoder(model)).decode(), decoder_draw.latents(b"k", 10))
+    assert draw.verified and draw.layers == [[10, 200]]

@@ -27,6 +27,31 @@ def latent_size(model):
     return size if isinstance(size, int) and size > 0 else None
 
 
+def find_decoder(model, latent):
+    """``model.decoder``, or else the one sub-module (``self.dec``, say) that maps (24, latent) to (24, 200)."""
+    import torch
+
+    decoder = getattr(model, "decoder", None)
+    if isinstance(decoder, torch.nn.Module):
+        return decoder
+    found = []
+    for module in model.children():
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                out = module(torch.zeros(N_SAMPLES, latent))
+            if isinstance(out, torch.Tensor) and tuple(out.shape) == (N_SAMPLES, 200):
+                found.append(module)
+        except Exception:  # noqa: BLE001 (the encoder, say, refuses a latent-sized input)
+            pass
+        finally:
+            module.train(was_training)
+    if len(found) != 1:
+        raise TypeError("the model has no decoder attribute, and no single sub-module maps latent vectors to 200 values")
+    return found[0]
+
+
 def export_decoder(model):
     """The trained decoder in eval mode as ONNX bytes for a (24, latent) input (the parent checks them).
 
@@ -37,9 +62,7 @@ def export_decoder(model):
     latent = latent_size(model)
     if latent is None:
         raise ValueError("no latent_size in model_config or on the model")
-    decoder = model.decoder
-    if not isinstance(decoder, torch.nn.Module):
-        raise TypeError(f"model.decoder is a {type(decoder).__name__}, not a torch.nn.Module")
+    decoder = find_decoder(model, latent)
     was_training = decoder.training
     decoder.eval()
     z = torch.zeros(N_SAMPLES, latent)
