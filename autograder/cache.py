@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import limits, sandbox
+from autograder.retrain import REFERENCE_FILES
 from autograder.sandbox import Outcome
 
 FORMAT = 1  # bump when an entry's layout or the meaning of an outcome changes
@@ -37,6 +38,7 @@ FOLDER_NAME = ".cache"
 # and the modules that set its environment and limits.
 CHILD_FILES = sandbox.CHILD_FILES
 RUNNER_FILES = tuple(Path(__file__).with_name(name) for name in ("sandbox.py", "processes.py", "limits.py"))
+JOB_FILES = REFERENCE_FILES  # copied for one job only (the reference re-training): hashed as the child's
 REFERENCE_FILE = Path(__file__).with_name("quality_reference.npz")
 ENTRY_MAX_BYTES = limits.OUTCOME_BYTES * 2 + 2**16  # an outcome's message, re-encoded, and its tail
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -86,7 +88,7 @@ def environment(data_file: Path) -> dict[str, Any]:
     """Everything outside the job that can change what a child observes."""
     return {
         "format": FORMAT,
-        "child_files": {p.name: file_digest(p) for p in CHILD_FILES},
+        "child_files": {p.name: file_digest(p) for p in (*CHILD_FILES, *JOB_FILES)},
         "runner_files": {p.name: file_digest(p) for p in RUNNER_FILES},
         "reference": file_digest(REFERENCE_FILE),
         "data": file_digest(data_file),

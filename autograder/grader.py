@@ -62,7 +62,10 @@ class _Grading:
             child, self.warm = self.warm, None  # started with the same budget, TRAIN_WALL_S
         else:
             scratch = self.workdir / f"part-{part}{'-again' if extra else ''}"
-            child = Child(scratch, self.data_file, Budget(wall_s=job["wall_s"]))
+            from autograder.retrain import REFERENCE_FILES  # the reference loop: for its own job only
+
+            child = Child(scratch, self.data_file, Budget(wall_s=job["wall_s"]),
+                          REFERENCE_FILES if extra.get("use_reference_loop") else ())
         return child.run(job, cancel)
 
     def grade(self) -> Results:
@@ -127,9 +130,11 @@ class _Grading:
         the grader's reference loop and KL; then the better score is kept."""
         from autograder import retrain
 
-        own = retrain.judge(own_outcome) if own_outcome is not None else retrain.hung_in_tests(hung)
+        ev = retrain.evaluation(self.job(RETRAINED))  # the grader's latents, chosen after the model is fixed
+        ev.store = self.cache
+        own = retrain.judge(own_outcome, ev=ev) if own_outcome is not None else retrain.hung_in_tests(hung)
         why = retrain.second_training_reason(own, lost)
-        reference = retrain.judge(self.run(RETRAINED, **retrain.REFERENCE_RUN), reference_run=True) if why else None
+        reference = retrain.judge(self.run(RETRAINED, **retrain.REFERENCE_RUN), reference_run=True, ev=ev) if why else None
         return retrain.keep_better(own, reference, why, self.results)
 
 

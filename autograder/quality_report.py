@@ -35,6 +35,8 @@ class QualityReport:
     real_effective_count: float = 0.0
     D: float = 0.0
     hint: str = ""
+    copies: list[int] = field(default_factory=list)  # samples that are copies of training airfoils
+    nearest_real: list[float] = field(default_factory=list)  # per sample: RMS distance to the nearest one
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict: infinities and NaN become None."""

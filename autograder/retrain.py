@@ -10,11 +10,12 @@ correct loop is never replaced by one that is not the student's.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from autograder import limits, parts
+from autograder import decoder_draw, limits, parts
 from autograder.checks.table import BY_NUMBER as TESTS
 from autograder.results import Results, TestResult
 from autograder.sandbox import Outcome
@@ -23,6 +24,10 @@ OWN = "your own train_VAE and D_KL"
 REFERENCE = "the grader's reference loop and KL formula"
 # The second training's options (the job of that child run, as issue 14's cache keys it).
 REFERENCE_RUN = {"use_reference_loop": True, "use_reference_dkl": True}
+# The grader's reference loop and KL: copied into that job's sandbox only (issue 21, item 4).
+REFERENCE_FILES = (Path(__file__).with_name("reference_training.py"),)
+# Graded code beyond this size is flagged for the course staff (the examples' graded cells hold under 5 KB).
+LITERAL_SOURCE_BYTES = 64 * 2**10
 
 
 @dataclass
@@ -36,11 +41,14 @@ class Training:
     curves: dict[str, Any] | None = None  # the learning curves the child recorded (rec, prior, total)
     samples: list[list[float]] | None = None  # the 24 generated airfoils, when all finite
     quality: dict[str, Any] | None = None  # the sample-quality report (QualityReport.to_dict())
+    # Where the samples came from: {"verified": drawn by the grader from the exported decoder, "why": why
+    # not (then they are the child's own), "layers": the graph's weight shapes} (the TA's summary shows it)
+    sample_source: dict[str, Any] | None = None
 
     def extra_data(self) -> dict[str, Any]:
         """What results.json's extra_data gets from this training: the feedback page draws it."""
         fields = (("train_seconds", self.train_seconds), ("curves", self.curves), ("samples", self.samples),
-                  ("quality", self.quality))
+                  ("quality", self.quality), ("sample_source", self.sample_source))
         return {key: value for key, value in fields if value is not None}
 
 
@@ -76,7 +84,69 @@ def _what(numbers: list[str]) -> str:
     return " and ".join(f"{parts.BY_NUMBER[n].names[0]} (part {n})" for n in numbers)
 
 
-def judge(outcome: Outcome, reference_run: bool = False) -> Training:
+@dataclass
+class Evaluation:
+    """What the grader brings to judging a re-training: its own latent vectors and, when the graded
+    code looks like it carries a model's weights as a literal, a note for the course staff."""
+
+    z: np.ndarray
+    review: str | None = None
+    store: Any = None  # the grading's outcome cache (cache.Store): a regrade reuses the draw too
+
+
+def evaluation(job: dict[str, Any]) -> Evaluation:
+    """The 24 latent vectors the grader decodes for this submission (secret, fixed by its content), and
+    the graded source's size when it is far beyond what code needs (weights pasted in as a literal?)."""
+    z = decoder_draw.latents(decoder_draw.submission_key(job), decoder_draw.latent_size(job.get("model_config")))
+    size = sum(len(str(c.get("source", "")).encode()) for c in job.get("cells") or [] if isinstance(c, dict))
+    review = None
+    if size > LITERAL_SOURCE_BYTES:
+        review = (f"the graded cells hold {size / 2**10:.0f} KB of source, far more than code needs "
+                  f"(at most {LITERAL_SOURCE_BYTES // 2**10} KB): a model's weights pasted in as a literal?")
+    return Evaluation(z, review)
+
+
+def drawn_samples(obs: dict[str, Any], ev: Evaluation | None) -> tuple[Any, dict[str, Any], str]:
+    """(samples, sample_source, feedback line): the evaluator's draw from the exported decoder, else the
+    child's own samples, "unverified", with why."""
+    source, samples, line = _drawn(obs, ev)
+    if ev is not None and ev.review:
+        source["review"] = ev.review
+    return samples, source, line
+
+
+def _drawn(obs: dict[str, Any], ev: Evaluation | None) -> tuple[dict[str, Any], Any, str]:
+    z = None if ev is None else ev.z
+    if z is None:
+        why = "no latent vectors were given to the evaluator"
+    elif isinstance(obs.get("export_error"), str):
+        why = f"your decoder could not be exported as an ONNX graph ({obs['export_error'][:300]})"
+    else:
+        draw = decoder_draw.draw(obs.get("decoder_onnx"), z, ev.store)
+        if draw.verified:
+            return {"verified": True, "layers": draw.layers}, draw.samples, (
+                "The 24 samples were drawn by the grader from your re-trained decoder, on latent vectors of its own.")
+        why = draw.why
+    return {"verified": False, "why": why}, obs.get("samples"), (
+        f"Unverified: scored on the samples your generate returned in the sandbox, because {why}.")
+
+
+def median_draw(samples: np.ndarray, verified: bool) -> tuple[np.ndarray, Any, list[float]]:
+    """(samples, report, every draw's points): of the grader's draws of 24, the one whose points are the
+    median (one draw's points vary by up to 4 for a rough model; the median of 5 much less), else the
+    child's own 24 as they are."""
+    from autograder import sample_quality
+
+    n = decoder_draw.N_SAMPLES
+    several = verified and samples.ndim == 2 and len(samples) > n and len(samples) % n == 0
+    draws = [samples[i:i + n] for i in range(0, len(samples), n)] if several else [samples]
+    reports = [sample_quality.score(d) for d in draws]
+    median = sorted(range(len(draws)), key=lambda i: reports[i].points)[len(draws) // 2]
+    return draws[median], reports[median], [r.points for r in reports]
+
+
+def judge(outcome: Outcome, reference_run: bool = False, ev: Evaluation | None = None) -> Training:
+    """Judge one re-training; ``ev``: the grader's latent vectors for drawing from the exported decoder."""
     test = TESTS[parts.RETRAINED].result()
     if not outcome.ok:
         test.output = (f"Re-training your model failed: {outcome.cause}. The grader trains with "
@@ -87,9 +157,6 @@ def judge(outcome: Outcome, reference_run: bool = False) -> Training:
     if not isinstance(obs, dict):
         obs = {}
     lines, training = [], Training(test)
-    for key, what in (("loop", "train_VAE"), ("dkl", "D_KL")):
-        if obs.get(key) == "reference" and not reference_run:
-            lines.append(f"No working {what} of yours was found; the grader's was used.")
     if isinstance(obs.get("train_seconds"), (int, float)):
         training.train_seconds = round(float(obs["train_seconds"]), 2)
         lines.append(f"(Re-training took {obs['train_seconds']:.1f} s.)")
@@ -101,18 +168,24 @@ def judge(outcome: Outcome, reference_run: bool = False) -> Training:
         if obs.get(key):
             value = obs[key]
             test.output = "\n".join([what.format(", ".join(value) if isinstance(value, list) else value), *lines])
-            training.no_model, training.model_broken = test.output.split("\n")[0], key != "train_error"
+            # A missing train_VAE leaves the model to the reference loop; a missing or broken VAE does not.
+            missing_loop_only = key == "missing" and isinstance(value, list) and "VAE" not in value
+            training.no_model = test.output.split("\n")[0]
+            training.model_broken = key != "train_error" and not missing_loop_only
             return training
+    raw, training.sample_source, source_line = drawn_samples(obs, ev)
+    lines.append(source_line)
     try:
-        samples = np.asarray(obs.get("samples"), dtype=float)
+        samples = np.asarray(raw, dtype=float)
     except (TypeError, ValueError):
         samples = np.full((0,), np.nan)
+    samples, report, points = median_draw(samples, training.sample_source.get("verified") is True)
+    if len(points) > 1:
+        lines.append(f"The grader drew {len(points)} sets of 24 and scored the median one "
+                     f"(points {', '.join(f'{p:g}' for p in sorted(points))}).")
     finite = samples.shape == (24, 200) and bool(np.isfinite(samples).all())
     if finite:
         training.samples = samples.round(6).tolist()
-    from autograder import sample_quality
-
-    report = sample_quality.score(samples)
     training.quality = report.to_dict()
     test.score = float(report.points)
     test.output = "\n".join([report.summary(), *lines])  # the verdict first: it is what people scan

@@ -36,6 +36,12 @@ NOISY_TOP, NOISY_BOTTOM, COLLAPSED = 12.0, 8.0, 5.0
 FAR_RATIO = 1.5
 ALLOWED_ROUGH = 2
 ROUGH_TO_ZERO = 6.0
+# A sample whose smoothed outline is closer than this (RMS over the 200 values) to a (smoothed) training
+# airfoil is a copy, not a generated sample (issue 21): it counts as a far-too-rough non-airfoil, and when
+# most samples are copies the points are 0.  Calibrated on real trained models (docs/sample_quality.md,
+# scripts/band_check.py): 1176 samples of 7 models stay 2.7e-3 or more from every training airfoil;
+# copies are within 3e-8, copies with white noise of 1e-3 within 7.2e-4.
+COPY_RMS = 1e-3
 
 HINT_NOISE = (
     "Rough outlines usually mean the decoder is undertrained or the latent space is not regular "
@@ -45,6 +51,10 @@ HINT_COLLAPSE = (
     "Smooth but alike samples are the sign of posterior collapse: beta is too large, so the KL term "
     "pushes every code to the prior and the decoder outputs one average shape. Lower beta (and check "
     "that you sample z ~ N(0, I) rather than decoding the zero vector)."
+)
+HINT_COPIES = (
+    "Samples must be generated: decode z ~ N(0, I) with your trained decoder. Copies of training airfoils "
+    "(from the dataset, or a decoder that stores them) are not generated samples and score nothing."
 )
 HINT_SHAPE = (
     "Most samples do not look like airfoils (surfaces crossing, wrong thickness or edges, or far "
@@ -117,8 +127,7 @@ def validity(y: np.ndarray, sigma: np.ndarray, ref: dict[str, Any]) -> list[str]
     """Why each (lightly smoothed) sample is not a plausible airfoil; "" where it is."""
     geo = geometry(y, ref["x"])
     tol = ref["gap_tolerance"] + 3 * sigma
-    d2 = ref["real_sq"][None, :] + (y**2).sum(1)[:, None] - 2 * y @ ref["real_y"].T
-    nn = np.sqrt(np.maximum(d2.min(axis=1), 0) / y.shape[1])
+    nn, _ = nearest_real(y, ref)
     reasons = []
     for i in range(len(y)):
         why = []
@@ -145,6 +154,22 @@ def validity(y: np.ndarray, sigma: np.ndarray, ref: dict[str, Any]) -> list[str]
             )
         reasons.append("; ".join(why))
     return reasons
+
+
+def nearest_real(y: np.ndarray, ref: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(RMS distance, index) of each (smoothed) sample's nearest (smoothed) training airfoil."""
+    d2 = ref["real_sq"][None, :] + (y**2).sum(1)[:, None] - 2 * y @ ref["real_y"].T
+    index = d2.argmin(axis=1)
+    return np.sqrt(np.maximum(d2[np.arange(len(y)), index], 0) / y.shape[1]), index
+
+
+def copy_reasons(y: np.ndarray, ref: dict[str, Any]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(is a copy, why, distance) per smoothed sample: within COPY_RMS of a training airfoil."""
+    dist, index = nearest_real(y, ref)
+    copy = dist < COPY_RMS
+    reasons = [f"a copy of training airfoil #{j} (RMS distance {d:.1e} < {COPY_RMS:.0e}): not generated" if c else ""
+               for c, d, j in zip(copy, dist, index)]
+    return copy, reasons, dist
 
 
 def diversity(y: np.ndarray, ref: dict[str, Any]) -> tuple[float, float, float]:
@@ -189,7 +214,8 @@ def _score(y: np.ndarray, ref: dict[str, Any]) -> QualityReport:
     s_smooth, s_too = ref["sigma_smooth"], ref["sigma_too"]
     sigma = roughness(y, w)
     smoothed = smooth(y, w)
-    invalid_reasons = validity(smoothed, sigma, ref)
+    copy, copy_why, dist = copy_reasons(smoothed, ref)
+    invalid_reasons = [c or r for c, r in zip(copy_why, validity(smoothed, sigma, ref))]
     valid = np.array([r == "" for r in invalid_reasons])
     sigma_eff = np.where(valid & np.isfinite(sigma), sigma, np.inf)  # invalid: infinitely rough
     ordered = np.sort(sigma_eff)
@@ -213,7 +239,14 @@ def _score(y: np.ndarray, ref: dict[str, Any]) -> QualityReport:
         effective_count=v_score,
         real_effective_count=m,
         D=D,
+        copies=[int(i) for i in np.flatnonzero(copy)],
+        nearest_real=[float(d) for d in dist],
     )
+    if copy.sum() > N_SAMPLES // 2:
+        report.band, report.hint = "copies of training airfoils", HINT_COPIES
+        report.reason = (f"{int(copy.sum())} of 24 samples are copies of training airfoils (within "
+                         f"{COPY_RMS:.0e} RMS of one), not generated samples.")
+        return report
     diverse_points = COLLAPSED + (MAX_POINTS - COLLAPSED) * D
     diversity_note = (
         f"Diversity D = {D:.2f}: {'as diverse as real draws' if D >= 1 else 'less diverse than real draws'}."
@@ -230,19 +263,19 @@ def _score(y: np.ndarray, ref: dict[str, Any]) -> QualityReport:
     elif sigma_med <= s_too:
         t = float(np.clip(math.log(max(sigma_med, s_smooth) / s_smooth) / math.log(s_too / s_smooth), 0, 1))
         noisy_points = NOISY_TOP - (NOISY_TOP - NOISY_BOTTOM) * t
-        excess = excess_rough(np.where(valid | (sigma <= s_smooth), sigma, np.inf), s_too)
+        excess = excess_rough(np.where(~copy & (valid | (sigma <= s_smooth)), sigma, np.inf), s_too)
         kept = 1.0 - min(1.0, excess / ROUGH_TO_ZERO)
         report.points = _round_points(min(noisy_points * kept, diverse_points))
         report.band = "a bit noisy" if report.points > 0 else "too rough"
         n_bad = N_SAMPLES - report.n_smooth_valid
-        n_far = int(np.sum((sigma > s_too) | (~valid & (sigma > s_smooth))))
+        n_far = int(np.sum((sigma > s_too) | (~valid & (sigma > s_smooth)) | copy))
         report.reason = (
             f"{n_bad} of 24 samples are visibly noisy or not airfoil-shaped (more than 2 allowed for "
             f"full marks); the noise scores {noisy_points:.1f} of 12. {diversity_note}"
         )
         if excess > 0:
             report.reason += (
-                f" {n_far} samples are rougher than {s_too:.1e} or noisy non-airfoils; beyond the 2 worst "
+                f" {n_far} samples are rougher than {s_too:.1e}, noisy non-airfoils or copies; beyond the 2 worst "
                 f"they count as {excess:.1f} far-too-rough samples ({ROUGH_TO_ZERO:g} would take the points "
                 f"to 0), which keeps {kept:.0%} of the points."
             )

@@ -108,8 +108,9 @@ def _clean_env(scratch: Path) -> dict[str, str]:
     }
 
 
-def prepare_scratch(scratch: Path, data_file: Path, uid: int | None = None) -> None:
+def prepare_scratch(scratch: Path, data_file: Path, uid: int | None = None, job_files: tuple[Path, ...] = ()) -> None:
     """A fresh folder holding only what the child may see: its package, HW7_utils and the data.
+    ``job_files`` join the package for this child only (e.g. the grader's reference loop for its job).
 
     Private (0700) to the child's user ``uid`` (when the grader is root), given to it only once complete:
     no process of that user exists yet, so nothing can race these writes.
@@ -118,8 +119,8 @@ def prepare_scratch(scratch: Path, data_file: Path, uid: int | None = None) -> N
         shutil.rmtree(scratch)  # fd-based on Linux: links inside are removed, never followed
     (scratch / "tmp").mkdir(parents=True)
     scratch.chmod(0o700)
-    for path in CHILD_FILES:
-        target = scratch / ("child" if path.parent == CHILD_PACKAGE else "") / path.name
+    for path in (*CHILD_FILES, *job_files):
+        target = scratch / ("child" if path.parent == CHILD_PACKAGE or path in job_files else "") / path.name
         target.parent.mkdir(exist_ok=True)
         shutil.copy(path, target)
     shutil.copy(data_file, scratch / "airfoils.npz")
@@ -169,19 +170,19 @@ class Child:
     student's runs before :meth:`run`.
     """
 
-    def __init__(self, scratch: Path, data_file: Path, budget: Budget):
+    def __init__(self, scratch: Path, data_file: Path, budget: Budget, job_files: tuple[Path, ...] = ()):
         self.uid = isolation.allocate_uid()  # None unless the grader is root
         self.budget, self.proc = budget, None
         # The child's stdout and stderr: a file with no name, opened before the child exists.
         self.output = tempfile.TemporaryFile(prefix="hw7-output-")
         try:
-            self._start(scratch, data_file, budget)
+            self._start(scratch, data_file, budget, job_files)
         except BaseException:
             self.kill()
             raise
 
-    def _start(self, scratch: Path, data_file: Path, budget: Budget) -> None:
-        prepare_scratch(scratch, data_file, self.uid)
+    def _start(self, scratch: Path, data_file: Path, budget: Budget, job_files: tuple[Path, ...]) -> None:
+        prepare_scratch(scratch, data_file, self.uid, job_files)
         read_fd, write_fd = os.pipe()
         python = sys.executable
         if isolation.uses_bwrap():  # the user drops first: bwrap then needs no privilege of its own

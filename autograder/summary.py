@@ -50,6 +50,20 @@ def failure_causes(rows: list[Row]) -> list[tuple[str, int, list[str]]]:
     return [(c, k, sorted(numbers[c])) for c, k in counts.most_common()]
 
 
+def unverified_samples(rows: list[Row]) -> list[tuple[str, str]]:
+    """(id, why) of each submission whose 2.3 was scored on the child's own samples, not on samples the
+    grader drew from the exported decoder, or whose graded code is flagged for review (results.json's
+    extra_data["sample_source"], issue 21)."""
+    found = []
+    for row in rows:
+        extra = row.data.get("extra_data")
+        source = extra.get("sample_source") if isinstance(extra, dict) else None
+        if isinstance(source, dict) and (source.get("verified") is False or source.get("review")):
+            why = [str(source[k]) for k in ("why", "review") if source.get(k)]
+            found.append((row.id, "; ".join(why)))
+    return found
+
+
 def summary_html(rows: list[Row], sections: list[str] | tuple[str, ...] = ()) -> str:
     """The instructor's page: counts, a histogram of totals, pass rates, failures by cause, students.
 
@@ -76,6 +90,14 @@ def summary_html(rows: list[Row], sections: list[str] | tuple[str, ...] = ()) ->
         out.append(f'<tr><td class="num">{count}</td><td>{escape(", ".join(numbers))}</td>'
                    f"<td><pre>{escape(cause)}</pre></td></tr>")
     out.append("</table>")
+    if unverified := unverified_samples(rows):
+        out.append('<h2 id="unverified-samples">Part 2.3 to review</h2><p>For these submissions the grader '
+                   "could not draw the samples from the re-trained decoder (their own generate's samples were "
+                   "scored), or the graded code is suspiciously large: look at them before trusting the "
+                   "points.</p>"
+                   "<table><tr><th>Id</th><th>Why</th></tr>")
+        out += [f"<tr><td>{escape(ident)}</td><td>{escape(why)}</td></tr>" for ident, why in unverified]
+        out.append("</table>")
     out += sections
     out.append("<h2>Students</h2><table><tr><th>Id</th><th>Name</th><th>Total</th><th>Status</th></tr>")
     for row, score in sorted(zip(rows, totals), key=lambda rs: rs[0].id):

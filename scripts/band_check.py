@@ -5,9 +5,10 @@ short runs (about a minute and a half in all):
 
     .venv/bin/python scripts/band_check.py [OUT_DIR]
 
-Writes each model's samples to OUT_DIR/NAME.npy (default build/band) and prints one line per model:
-the configuration, the median and 22nd-smallest sigma_eq, how many samples are too rough or not
-airfoil-shaped, and the points.
+Writes each model's samples to OUT_DIR/NAME.npy (default build/band), and six more draws of 24 to
+OUT_DIR/NAME_draws.npy, and prints one line per model: the configuration, the median and 22nd-smallest
+sigma_eq, how many samples are too rough or not airfoil-shaped, and the points; then how far the
+samples are from the nearest training airfoil, against copies of the data (the copy rule's calibration).
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ CONFIGS = {
     "small_500_iters": ([128], 500, 1e-2),
     "small_400_iters": ([128], 400, 1e-2),
     "mid_beta_5e-5": ([256, 128], 1200, 5e-5),
+    "collapsed_beta_1": ([256, 128], 1000, 1.0),
 }
+DRAW_SEEDS = range(1, 7)  # further draws of 24 per model, as the grader's own latents would be (issue 21)
 
 
 def solution_namespace() -> dict:
@@ -45,7 +48,7 @@ def solution_namespace() -> dict:
     return ns
 
 
-def train(ns: dict, hidden: list[int], n_iters: int, beta: float) -> np.ndarray:
+def train(ns: dict, hidden: list[int], n_iters: int, beta: float):
     import torch
 
     from HW7_utils import AirfoilDataset
@@ -57,7 +60,7 @@ def train(ns: dict, hidden: list[int], n_iters: int, beta: float) -> np.ndarray:
     ns["tqdm"] = lambda *a, **k: _Silent()
     ns["train_VAE"](model, AirfoilDataset(), device="cpu", plot_freq=0,
                     **{**train_config, "n_iters": n_iters, "beta": beta})
-    return model.generate(n_samples=24, seed=0).numpy()
+    return model
 
 
 class _Silent:
@@ -96,14 +99,42 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     out = Path((argv or ["build/band"])[0])
     out.mkdir(parents=True, exist_ok=True)
-    ns = None
+    ns, nearest = None, []
     for name, (hidden, n_iters, beta) in CONFIGS.items():
-        path = out / f"{name}.npy"
-        if not path.exists():
+        path, draws = out / f"{name}.npy", out / f"{name}_draws.npy"
+        if not (path.exists() and draws.exists()):
             ns = ns or solution_namespace()
-            np.save(path, train(ns, hidden, n_iters, beta))
+            model = train(ns, hidden, n_iters, beta)
+            np.save(path, model.generate(n_samples=24, seed=0).numpy())
+            np.save(draws, np.stack([model.generate(n_samples=24, seed=s).numpy() for s in DRAW_SEEDS]))
         print(f"{describe(name, np.load(path))}   hidden {hidden}, n_iters {n_iters}, beta {beta:g}")
+        nearest.append((name, nearest_real(np.concatenate([np.load(path)[None], np.load(draws)]))))
+    print("\nRMS distance of each (smoothed) sample to its nearest (smoothed) training airfoil, seed 0 and "
+          f"seeds {DRAW_SEEDS.start}-{DRAW_SEEDS.stop - 1}; copies are those under COPY_RMS = {sample_quality.COPY_RMS:g}:")
+    for name, dist in nearest:
+        print(f"  {name:<18} min {dist.min():.2e}  1st percentile {np.percentile(dist, 1):.2e}  median {np.median(dist):.2e}")
+    print(f"  {'honest, all':<18} min {np.concatenate([d for _, d in nearest]).min():.2e}")
+    for label, samples in copies().items():
+        print(f"  {label:<18} max {nearest_real(samples[None]).max():.2e}")
     return 0
+
+
+def nearest_real(draws: np.ndarray) -> np.ndarray:
+    """Each sample's distance to the nearest training airfoil, as sample_quality measures it."""
+    from autograder.quality_metrics import smooth
+
+    ref = sample_quality.load_reference()
+    y = draws.reshape(-1, draws.shape[-1]).astype(float)
+    return sample_quality.nearest_real(smooth(y, ref["window"]), ref)[0]
+
+
+def copies() -> dict[str, np.ndarray]:
+    """What a submission copying the data would send: the training airfoils, as is and with white noise."""
+    from HW7_utils import AirfoilDataset
+
+    real = AirfoilDataset().y.astype(float)
+    rng = np.random.default_rng(0)
+    return {"copies": real, "copies + 1e-3 noise": real + rng.normal(0, 1e-3, real.shape)}
 
 
 if __name__ == "__main__":

@@ -340,10 +340,14 @@ def test_filled_notebook_runs_scores_zips_and_passes_the_check(student_run):
     score = _text(nb, "sample_score")
     shown = re.search(r"Sample quality: ([\d.]+) / 15 points \(", score)
     assert shown and "distinct airfoils" in score and "noise on every coordinate" in score, score
-    # The grader re-trains from the zipped configs and gets the score the notebook showed (both on the CPU).
+    # The grader re-trains from the zipped configs and draws its own samples (issue 21: the median of 5 sets
+    # of 24 on secret latents), so the notebook's score of generate(24, seed=0) is a preview: measured on
+    # 7 trained models (docs/sample_quality.md), within 0.3 points for smooth ones and 4 for rough ones.
     from autograder import grader
 
-    assert grader.grade(folder / "HW7_submission.zip", parts=("2.3",)).part_scores()["2.3"] == float(shown[1])
+    graded = grader.grade(folder / "HW7_submission.zip", parts=("2.3",))
+    assert graded.extra["sample_source"]["verified"] is True
+    assert abs(graded.part_scores()["2.3"] - float(shown[1])) <= 4.0
     with zipfile.ZipFile(folder / "HW7_submission.zip") as zf:
         assert sorted(zf.namelist()) == ["HW7.ipynb", "model_config.yaml", "train_config.yaml"]
     check = _text(nb, "check")

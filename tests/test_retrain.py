@@ -71,7 +71,8 @@ def test_a_broken_loop_is_replaced_for_the_retraining(solution, tmp_path):
 
 def test_score_samples_command(tmp_path, dataset):
     real = np.stack([dataset[i][0] for i in range(0, 1597, 66)][:24])
-    np.save(tmp_path / "real.npy", real)
+    # Halfway between two real airfoils: smooth, diverse and no copy of one (real ones score as copies).
+    np.save(tmp_path / "real.npy", 0.5 * (real + np.roll(real, 1, axis=0)))
     proc = subprocess.run([sys.executable, "-m", "autograder", "score-samples", str(tmp_path / "real.npy"), "--json"],
                           capture_output=True, text=True, check=True)
     report = json.loads(proc.stdout)
@@ -99,3 +100,16 @@ def test_check_command(solution, tmp_path, root):
     assert "[FAIL] 1.4 D_KL" in proc.stdout and "NotImplementedError" in proc.stdout
     assert "train_config.yaml is missing" in proc.stdout
     assert "2.1.6" not in proc.stdout  # hidden tests stay hidden in the local check
+
+
+def test_a_missing_loop_leaves_the_model_to_the_reference_training():
+    """The student's own run no longer borrows the grader's loop (issue 21): a missing train_VAE gives no
+    model there, and the reference training (its own job) trains the model; a missing VAE stays final."""
+    from autograder import retrain
+    from autograder.sandbox import Outcome
+
+    no_loop = retrain.judge(Outcome(True, {"observations": {"missing": ["train_VAE"]}}))
+    assert no_loop.no_model and not no_loop.model_broken
+    assert retrain.second_training_reason(no_loop, []) is not None
+    no_model = retrain.judge(Outcome(True, {"observations": {"missing": ["VAE", "train_VAE"]}}))
+    assert no_model.model_broken and retrain.second_training_reason(no_model, []) is None

@@ -22,6 +22,21 @@ def real(dataset) -> np.ndarray:
     return dataset.y.astype(np.float64)
 
 
+COPY_RMS = sq.COPY_RMS
+
+
+@pytest.fixture(autouse=True)
+def copies_allowed(monkeypatch):
+    """The rubric's bands are calibrated with real airfoils standing in for ideal generated samples: the
+    copy rule (issue 21), which scores such samples as copies, is off here except in its own tests."""
+    monkeypatch.setattr(sq, "COPY_RMS", 0.0)
+
+
+@pytest.fixture
+def copy_rule(copies_allowed, monkeypatch):
+    monkeypatch.setattr(sq, "COPY_RMS", COPY_RMS)
+
+
 def draw(real: np.ndarray, seed: int, n: int = 24) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return real[rng.choice(len(real), n, replace=False)]
@@ -196,6 +211,40 @@ def test_near_copies_score_five(real, seed):
     rng = np.random.default_rng(500 + seed)
     assert sq.score(one + rng.normal(0, 1e-3, one.shape)).points == 5
     assert sq.score(one + smooth_bump(rng, 24, 3e-3)).points == 5
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_copies_of_training_airfoils_score_zero_as_copies(real, seed, copy_rule):
+    """Real airfoils are not generated samples (issue 21): 24 of them, one 24 times, or with white noise of
+    1e-3 (smooth enough for full marks), score 0."""
+    for samples in (draw(real, seed), np.repeat(draw(real, seed, 1), 24, axis=0),
+                    draw(real, seed) + np.random.default_rng(seed).normal(0, 1e-3, (24, 200))):
+        report = sq.score(samples)
+        assert report.points == 0 and report.band == "copies of training airfoils"
+        assert "not generated" in report.reason and "decode z" in report.hint
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_few_copies_cost_like_far_too_rough_samples(real, seed, copy_rule):
+    """Copies among generated samples (interpolations of real pairs) count as far-too-rough ones: two
+    are allowed, as for full marks; six more take the points to 0."""
+    generated = 0.5 * (draw(real, seed) + draw(real, seed + 100))
+    copies = draw(real, seed + 200)
+    points = []
+    for k in (0, 2, 3, 8):
+        samples = np.concatenate([copies[:k], generated[k:]])
+        report = sq.score(samples)
+        assert report.copies == list(range(k)), report.copies
+        points.append(report.points)
+    assert points[0] == points[1] == 15 and 0 < points[2] < 15 and points[3] == 0, points
+
+
+def test_the_mean_shape_and_smoothly_changed_airfoils_are_not_copies(real, copy_rule):
+    """What an honest collapsed model gives (the mean shape) keeps its 5; real airfoils changed by a smooth
+    bump of 1e-2 (shapes a VAE could generate) keep their 15."""
+    assert sq.score(np.repeat(real.mean(axis=0, keepdims=True), 24, axis=0)).points == 5
+    bumped = sq.score(draw(real, 0) + smooth_bump(np.random.default_rng(100), 24, 1e-2))
+    assert bumped.copies == [] and bumped.points == 15
 
 
 def test_mean_shape_scores_five(real):
