@@ -108,7 +108,7 @@ def _clean_env(scratch: Path) -> dict[str, str]:
     }
 
 
-def prepare_scratch(scratch: Path, data_file: Path, uid: int | None = None, job_files: tuple[Path, ...] = ()) -> None:
+def prepare_scratch(scratch: Path, data_file: Path, job_files: tuple[Path, ...] = (), uid: int | None = None) -> None:
     """A fresh folder holding only what the child may see: its package, HW7_utils and the data.
     ``job_files`` join the package for this child only (e.g. the grader's reference loop for its job).
 
@@ -182,7 +182,7 @@ class Child:
             raise
 
     def _start(self, scratch: Path, data_file: Path, budget: Budget, job_files: tuple[Path, ...]) -> None:
-        prepare_scratch(scratch, data_file, self.uid, job_files)
+        prepare_scratch(scratch, data_file, job_files, self.uid)
         read_fd, write_fd = os.pipe()
         python = sys.executable
         if isolation.uses_bwrap():  # the user drops first: bwrap then needs no privilege of its own
