@@ -13,9 +13,9 @@ def _refused(exc: Exception) -> int:
 
 
 def _grade(args) -> int:
-    from autograder import isolation
-    from autograder.cache import FOLDER_NAME
     from autograder.grader import grade
+    from autograder.run import isolation
+    from autograder.run.cache import FOLDER_NAME
 
     try:
         isolation.announce(args.strict)
@@ -33,7 +33,7 @@ NO_CACHE_HELP = "run every part again instead of reusing the outcomes stored in 
 
 def _grade_all(args) -> int:
     from autograder.batch import grade_all
-    from autograder.isolation import IsolationError
+    from autograder.run.isolation import IsolationError
 
     notes: list[str] = []
     try:
@@ -62,7 +62,7 @@ def _score_samples(args) -> int:
 
     import numpy as np
 
-    from autograder.sample_quality import score
+    from hw7core.sample_quality import score
 
     try:
         samples = np.load(args.samples, allow_pickle=False)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import variants  # noqa: E402
 
-from autograder import cells, sample_quality  # noqa: E402
+from hw7core import cells, sample_quality  # noqa: E402
 
 # name -> (hidden sizes, n_iters, beta): widths, iterations and beta around the usual mistakes.
 CONFIGS = {

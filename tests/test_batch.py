@@ -8,7 +8,8 @@ import zipfile
 import pytest
 import variants
 
-from autograder import batch, limits, settings
+from autograder import batch, settings
+from hw7core import limits
 
 
 @pytest.fixture(scope="module")

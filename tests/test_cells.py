@@ -5,7 +5,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder import cells
+from hw7core import cells
 
 
 def nb(*sources):
@@ -77,8 +77,8 @@ def test_untagged_notebook_and_non_code_cells():
 
 def test_readiness_blocks_what_cannot_run_and_keeps_what_can():
     """One rule for grader and handout: a broken VAE leaves 2.1 partly runnable and blocks 2.3."""
-    from autograder import parts, readiness
-    from autograder.intake import Submission
+    from hw7core import parts, readiness
+    from hw7core.intake import Submission
 
     def notebook(*sources):
         return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])

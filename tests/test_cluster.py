@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import variants
 
-from autograder import batch, cli, cluster
+from autograder import batch, cli
+from autograder.batch import cluster
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import nbformat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder import cells, intake
+from hw7core import cells, intake
 
 EXAMPLES = int(os.environ.get("HW7_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import leaderboard, settings
 from autograder import results as model
+from autograder import settings
+from autograder.staff import leaderboard
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sample_results.json"
 

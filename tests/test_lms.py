@@ -4,8 +4,8 @@ import csv
 
 import pytest
 
-from autograder import lms
 from autograder import results as model
+from autograder.staff import lms
 
 
 def _row(ident, score, status="graded", name="", email="", sid=""):

@@ -15,8 +15,9 @@ import pytest
 import variants
 from browser import Browser, executable
 
-from autograder import leaderboard, lms, reports, similarity, written
+from autograder import reports
 from autograder.results import Results
+from autograder.staff import leaderboard, lms, similarity, written
 
 pytestmark = pytest.mark.skipif(executable() is None, reason="headless Chromium is not installed "
                                 "(Debian: apt-get install chromium; .ci/run installs it)")

@@ -6,8 +6,8 @@ import textwrap
 import pytest
 import variants
 
-from autograder import isolation
 from autograder.grader import grade
+from autograder.run import isolation
 
 NAMESPACES = isolation.uses_bwrap() or bool(isolation.namespace_prefix())
 GOOD_DKL = "(0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean()"

@@ -1,0 +1,183 @@
+"""Grade a batch on a Dask cluster: real `dask scheduler` and `dask worker` processes, anywhere.
+
+What each process needs:
+- the scheduler: only Dask.  The task is shipped by value (its code travels with it, see
+  :class:`ByValue`), so the scheduler, which unpickles every task, never imports the kit;
+- each worker: this kit's environment and its folder on ``PYTHONPATH`` (the task imports
+  ``autograder`` there).  Every worker present at the start is checked, and one that lacks the kit or
+  runs another version of it stops the batch with a message naming it;
+- the machine running ``grade-all``: the kit and the submissions; nothing is shared through files.
+
+A worker that dies mid-batch loses no grade: the scheduler gives its submissions to another worker
+(and a task that fails on a worker is retried elsewhere).  When no worker joins, or none is left,
+within ``WORKER_WAIT_S`` the batch ends with a clear message instead of waiting forever; whatever is
+still ungraded then gets an "Autograder failed" result, so every results.json is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+WORKER_WAIT_S = float(os.environ.get("HW7_WORKER_WAIT_S", 120))  # for a worker to join, or to come back
+RETRIES = 2  # a task that raises (e.g. on a worker set up wrongly) is tried again elsewhere
+POLL_S = 1.0
+
+
+class ClusterError(ValueError):
+    """The cluster cannot grade (no scheduler, no worker, a worker without the kit): says what to fix."""
+
+
+class ByValue:
+    """A callable that pickles as ``cloudpickle.loads(<its function, code included>)``.
+
+    Dask pickles a task with a reference to its function's module, which the scheduler must then
+    import ("Error during deserialization of the task graph"); this sends the code instead, so the
+    scheduler needs only cloudpickle, which Dask itself requires.  The function must import the
+    kit inside its body: only its own code travels.
+    """
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.fn = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def __reduce__(self):
+        import cloudpickle
+
+        module = sys.modules[self.fn.__module__]
+        cloudpickle.register_pickle_by_value(module)
+        try:
+            return cloudpickle.loads, (cloudpickle.dumps(self.fn),)
+        finally:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
+# --- what runs on a worker (only the standard library at module level: the code travels) ----------
+def grade_remote(name: str, data: bytes) -> dict[str, Any]:
+    """Grade one packed submission on a worker; its results.json as a dict."""
+    from autograder.batch import grade_packed
+
+    return grade_packed(name, data)
+
+
+def kit_on_worker() -> dict[str, str]:
+    """What a worker has of the kit: its folder and version, or the reason it has none."""
+    try:
+        from autograder.batch import cluster
+    except ImportError as exc:
+        return {"problem": f"{type(exc).__name__}: {exc}", "python": sys.executable}
+    try:
+        import torch
+    except ImportError as exc:
+        return {"problem": f"{type(exc).__name__}: {exc}", "python": sys.executable}
+    return {"kit": str(Path(cluster.__file__).resolve().parent.parent), "version": cluster.kit_version(),
+            "torch": torch.__version__, "python": sys.executable}
+
+
+# --- on the machine running grade-all -------------------------------------------------------------
+def kit_version() -> str:
+    """sha256 over the grader's code, HW7_utils and the frozen reference: equal kits grade alike."""
+    root = Path(__file__).resolve().parent
+    files = sorted(root.glob("*.py")) + [root / "quality_reference.npz", root.parent / "HW7_utils.py"]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def connect(address: str, wait_s: float | None = None):
+    """A Client to ``address`` with at least one worker that has this very kit; else ClusterError."""
+    from dask.distributed import Client
+
+    wait_s = WORKER_WAIT_S if wait_s is None else wait_s
+    try:
+        client = Client(address, timeout=f"{min(wait_s, 10):g}s")
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(f"could not reach the Dask scheduler at {address} ({type(exc).__name__}: {exc}); "
+                           "is `dask scheduler` running there, and is the address (tcp://HOST:PORT) right?") from exc
+    try:
+        try:
+            client.wait_for_workers(1, timeout=wait_s)
+        except TimeoutError as exc:
+            raise ClusterError(
+                f"no Dask worker joined the scheduler at {address} within {wait_s:g} s. Start workers with "
+                f"`PYTHONPATH=/path/to/kit dask worker {address}` (see README, 'Grading at scale')") from exc
+        check_workers(client)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def check_workers(client) -> None:
+    """Every worker present must import this kit, at this version, with this torch."""
+    import torch
+
+    found = client.run(ByValue(kit_on_worker))
+    mine = {"version": kit_version(), "torch": torch.__version__}
+    problems = [problem_of(address, info, mine) for address, info in sorted(found.items())]
+    problems = [p for p in problems if p]
+    if problems:
+        raise ClusterError("some Dask workers cannot grade:\n" + "\n".join(problems) + "\nEach worker needs this "
+                           "kit's environment and its folder on PYTHONPATH (see README, 'Grading at scale').")
+
+
+def problem_of(address: str, info: dict[str, str], mine: dict[str, str]) -> str:
+    """One line saying what is wrong with a worker, or "" when it can grade."""
+    if "problem" in info:
+        return f"- worker {address} cannot import the kit ({info['problem']}; Python {info.get('python')})"
+    if info.get("version") != mine["version"]:
+        return (f"- worker {address} has another version of the kit ({info.get('kit')}, version "
+                f"{info.get('version')}; this one is {mine['version']}): grades must come from one kit")
+    if info.get("torch") != mine["torch"]:
+        return f"- worker {address} has torch {info.get('torch')}, this machine {mine['torch']}"
+    return ""
+
+
+def grade_on_cluster(address: str, jobs: Iterable[Any], pack: Callable[[Path], tuple[str, bytes]],
+                     record: Callable[[Any, dict], None], failed: Callable[[Any, BaseException], dict],
+                     wait_s: float | None = None) -> None:
+    """Grade every job on the cluster at ``address``; ``record(job, results)`` each as it comes back.
+
+    Raises ClusterError before grading anything when the cluster cannot grade.  When every worker
+    is gone for ``wait_s`` mid-batch, the rest is recorded as failed (with the reason) and it returns.
+    """
+    from dask.distributed import wait
+
+    wait_s = WORKER_WAIT_S if wait_s is None else wait_s
+    task = ByValue(grade_remote)
+    with connect(address, wait_s) as client:
+        futures = {client.submit(task, *pack(job.path), key=f"hw7-{job.id}", pure=False, retries=RETRIES): job
+                   for job in jobs}
+        pending = set(futures)
+        no_worker_since: float | None = None
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=POLL_S, return_when="FIRST_COMPLETED")
+            except TimeoutError:  # nothing finished within POLL_S: see whether any worker is left
+                done = set()
+            for future in done:
+                job = futures[future]
+                try:
+                    record(job, future.result())
+                except Exception as exc:  # e.g. a task that failed on every worker it was given to
+                    record(job, failed(job, exc))
+            if done or client.nthreads():
+                no_worker_since = None
+                continue
+            no_worker_since = no_worker_since or time.monotonic()
+            if time.monotonic() - no_worker_since > wait_s:
+                gone = ClusterError(f"no Dask worker was left at {address} for {wait_s:g} s; "
+                                    "grade the rest again with `grade-all` (graded ones are skipped)")
+                print(f"error: {gone}", file=sys.stderr)
+                for future in pending:
+                    future.cancel()
+                    record(futures[future], failed(futures[future], gone))
+                return

@@ -1,0 +1,188 @@
+"""One results model; results.json (Gradescope's format) is a view of it, and reads back into it.
+
+``Results.write`` is the only writer of results.json; the gradebook, the pages and the batch read
+one back with ``Results.read``/``Results.from_dict``, so scores, totals and "passed" have one rule.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hw7core import parts
+
+FAILED_NAME = "Autograder failed"  # the one test of a grading that broke (Results.failed)
+
+
+@dataclass
+class TestResult:
+    name: str
+    number: str
+    max_score: float
+    score: float = 0.0
+    output: str = ""
+    visibility: str = "visible"
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def part(self) -> str:
+        return ".".join(self.number.split(".")[:2])
+
+    @property
+    def passed(self) -> bool:
+        # A 0-point test only ever reports a problem ("Autograder failed"): it must not show as passed.
+        return self.max_score > 0 and self.score >= self.max_score - 1e-9
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TestResult:
+        """A test of a results.json, read leniently: a missing or non-numeric score counts 0."""
+        return cls(str(data.get("name", "")), str(data.get("number", "")), _float(data.get("max_score")),
+                   _float(data.get("score")), str(data.get("output") or ""), str(data.get("visibility", "visible")),
+                   list(data.get("tags") or []) if isinstance(data.get("tags"), list) else [])
+
+    def to_gradescope(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "number": self.number,
+            "score": _number(self.score),
+            "max_score": _number(self.max_score),
+            "status": "passed" if self.passed else "failed",
+            "output": self.output,
+            "output_format": "text",
+            "tags": list(self.tags),
+            "visibility": self.visibility,
+        }
+
+
+@dataclass
+class Results:
+    tests: list[TestResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # shown to the student at the top
+    execution_time: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)  # machine-readable details for reports
+
+    def add(self, test: TestResult) -> TestResult:
+        test.score = max(0.0, min(float(test.score), float(test.max_score)))
+        if not math.isfinite(test.score):
+            test.score = 0.0
+        self.tests.append(test)
+        return test
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.score for t in self.tests), 4)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_score for t in self.tests)
+
+    def part_scores(self, graded_only: bool = False) -> dict[str, float | None]:
+        """Each part's score, summed over its tests; with ``graded_only``, None for a part without tests."""
+        scores: dict[str, float | None] = dict.fromkeys(parts.NUMBERS, None if graded_only else 0.0)
+        for t in self.tests:
+            if t.part in scores:
+                scores[t.part] = round((scores[t.part] or 0.0) + t.score, 4)
+        return scores
+
+    @property
+    def autograder_failed(self) -> bool:
+        return any(t.name == FAILED_NAME for t in self.tests)
+
+    @property
+    def status(self) -> str:
+        """The gradebook's status of a graded submission."""
+        return "autograder failed" if self.autograder_failed else "graded"
+
+    def to_gradescope(self, leaderboard: bool | None = None) -> dict[str, Any]:
+        """The results.json dict; with ``leaderboard`` (default: the course's grading.yaml) it carries
+        Gradescope's ``leaderboard`` list of part 2.3's figures."""
+        if leaderboard is None:
+            from autograder import settings
+
+            leaderboard = settings.load().leaderboard
+        out = {
+            "score": _number(self.score),
+            "execution_time": _number(round(self.execution_time, 2)),
+            "output": "\n".join(self.notes),
+            "output_format": "text",
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "extra_data": _json_safe(self.extra),
+            "tests": [t.to_gradescope() for t in self.tests],
+        }
+        if leaderboard:
+            from autograder.staff import leaderboard as board
+
+            out["leaderboard"] = board.entries(self.extra.get("quality"))
+        return out
+
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write results.json atomically (the old file, if any, stays until the new one is complete)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_gradescope(), indent=2, allow_nan=False)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+        return path
+
+    def summary(self) -> str:
+        lines = [f"Total: {self.score:g} / {self.max_score:g}"]
+        scores = self.part_scores()
+        for part in parts.PARTS:
+            lines.append(f"  {part.number} {part.name}: {scores[part.number]:g} / {part.points:g}")
+        return "\n".join(lines)
+
+    @classmethod
+    def failed(cls, reason: str) -> Results:
+        """The result when grading itself breaks: one visible test that says so, never a lost grade."""
+        results = cls(notes=["The autograder could not finish grading this submission."])
+        results.add(TestResult(FAILED_NAME, "0", 0.0, 0.0, reason))
+        return results
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Results:
+        """A results.json dict read back (scores as written, not clamped); ValueError when it is none."""
+        if not isinstance(data, dict) or not isinstance(data.get("tests"), list):
+            raise ValueError("it is not a results.json (no list of tests)")
+        extra = data.get("extra_data")
+        return cls(tests=[TestResult.from_dict(t) for t in data["tests"] if isinstance(t, dict)],
+                   notes=[str(data["output"])] if data.get("output") else [],
+                   execution_time=_float(data.get("execution_time")), extra=extra if isinstance(extra, dict) else {})
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> Results:
+        """Read a results.json; OSError or ValueError when it is missing or not one."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _number(value: float) -> float | int:
+    value = float(value)
+    return int(value) if value.is_integer() else round(value, 4)
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if hasattr(obj, "__dataclass_fields__"):
+        return _json_safe(asdict(obj))
+    return str(obj)
