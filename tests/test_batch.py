@@ -8,7 +8,7 @@ import zipfile
 import pytest
 import variants
 
-from autograder import batch, settings
+from autograder import batch, cluster, settings
 from hw7core import limits
 
 
@@ -131,7 +131,7 @@ def test_batch_survives_bad_submissions_and_writes_consistent_reports(tmp_path, 
 
 def test_pack_round_trip(tmp_path, solution, quick_configs):
     folder = variants.write(tmp_path / "s", solution, *quick_configs)
-    name, data = batch.pack(folder)
+    name, data = cluster.pack(folder)
     assert name == "s.zip"
     (tmp_path / name).write_bytes(data)
     with zipfile.ZipFile(tmp_path / name) as zf:

@@ -7,7 +7,7 @@ import pytest
 
 from autograder import results as model
 from autograder import settings
-from autograder.staff import leaderboard
+from autograder.results import leaderboard
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sample_results.json"
 

@@ -16,8 +16,8 @@ import variants
 from browser import Browser, executable
 
 from autograder import reports
-from autograder.results import Results
-from autograder.staff import leaderboard, lms, similarity, written
+from autograder.results import Results, leaderboard
+from autograder.staff import lms, similarity, written
 
 pytestmark = pytest.mark.skipif(executable() is None, reason="headless Chromium is not installed "
                                 "(Debian: apt-get install chromium; .ci/run installs it)")

@@ -116,7 +116,7 @@ class Results:
             "tests": [t.to_gradescope() for t in self.tests],
         }
         if leaderboard:
-            from autograder.staff import leaderboard as board
+            from autograder.results import leaderboard as board
 
             out["leaderboard"] = board.entries(self.extra.get("quality"))
         return out

@@ -9,7 +9,6 @@ Layouts accepted (detected in this order):
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import tempfile
@@ -127,31 +126,6 @@ def expected_cost(job: Job) -> int:
         return 0
 
 
-def pack(path: Path) -> tuple[str, bytes]:
-    """A submission as (file name, bytes): what travels to a remote worker."""
-    if path.is_file():
-        return path.name, path.read_bytes()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for file in sorted(path.rglob("*")):
-            if file.is_file() and not file.is_symlink():
-                zf.write(file, file.relative_to(path).as_posix())
-    return f"{path.name}.zip", buffer.getvalue()
-
-
-def grade_packed(name: str, data: bytes) -> dict[str, Any]:
-    """Grade one packed submission and return its results.json dict (runs on any worker)."""
-    import torch
-
-    from autograder.grader import grade
-
-    torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory(prefix="hw7-job-") as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(data)
-        return grade(path, parallel=False).to_gradescope()
-
-
 def _grade_local(job: Job, cache_dir: Path | None = None) -> dict[str, Any]:
     from autograder.grader import grade
 
@@ -197,7 +171,7 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
         return Results.failed(f"grading this submission stopped: {type(exc).__name__}: {exc}").to_gradescope()
 
     if scheduler:
-        from autograder.batch.cluster import grade_on_cluster
+        from autograder.cluster import grade_on_cluster, pack
 
         grade_on_cluster(scheduler, todo, pack, record, failed)
     else:
@@ -223,7 +197,8 @@ def write_pages(rows: list[dict[str, Any]], jobs: list[Job], out: Path, course: 
     """Everything made from the graded rows: feedback pages, gradebook.csv and summary.html, the
     similarity report, canvas.csv and the written-answers sheet (each notebook read once)."""
     from autograder import reports
-    from autograder.staff import leaderboard, lms, similarity
+    from autograder.results import leaderboard
+    from autograder.staff import lms, similarity
 
     notebooks = load_notebooks(jobs)
     try:
