@@ -80,6 +80,8 @@ def _score_samples(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hw7core import limits
+
     parser = argparse.ArgumentParser(prog="python -m autograder", description="The HW7 autograder.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("grade", help="grade one submission (zip, folder or .ipynb) into DIR/results.json")
@@ -103,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check", help="a student's local check: public tests and the zip's contents")
     p.add_argument("submission", type=Path)
     p.set_defaults(func=_check)
-    p = sub.add_parser("score-samples", help="score a saved (24, 200) array of samples (decoder units)")
+    p = sub.add_parser("score-samples", help=f"score a saved ({limits.N_SAMPLES}, {limits.N_POINTS}) array of samples "
+                       "(decoder units)")
     p.add_argument("samples", type=Path)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_score_samples)

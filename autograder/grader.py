@@ -1,6 +1,6 @@
 """Grade one submission: a plain function from a submission path to a Results object.
 
-intake -> graded cells -> one isolated child per part -> checks -> sample quality -> results.json
+intake -> graded cells -> one isolated child per part -> judges -> sample quality -> results.json
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
     python -m hw7core [HW7_submission.zip]        (or check_submission(...) in the notebook)
 
-The zip is read by the grader's own intake (intake.py, cells.py, limits.py: the same files as in
-the autograder), so a missing file, an unreadable notebook, a config out of bounds, a forbidden
+The zip is read by the grader's own intake (intake.py, cells.py, limits.py: this package is the core
+the autograder imports), so a missing file, an unreadable notebook, a config out of bounds, a forbidden
 import or a missing `# AUTOGRADED` cell gets the grader's message.  Then each public test of the
 notebook runs on the graded cells from the zip, in a separate Python process.  The grader's hidden
 tests and the re-training of part 2.3 run only after submission, so a pass here is "public checks

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from . import limits  # relative: the student handout ships this module in its own package
+from . import limits
 
 NOTEBOOK = "HW7.ipynb"
 MODEL_CONFIG = "model_config.yaml"
@@ -156,9 +156,9 @@ def _is_number(v: Any) -> bool:
 
 def validate_model_config(cfg: Any) -> list[str]:
     if not isinstance(cfg, dict):
-        return [f"it must be a mapping like input_size: 200, got {type(cfg).__name__}"]
+        return [f"it must be a mapping like input_size: {limits.N_POINTS}, got {type(cfg).__name__}"]
     errors = []
-    for key, want in (("input_size", limits.INPUT_SIZE), ("latent_size", limits.LATENT_SIZE)):
+    for key, want in (("input_size", limits.N_POINTS), ("latent_size", limits.LATENT_SIZE)):
         if key not in cfg:
             errors.append(f"{key} is missing (it must be {want})")
         elif not _is_int(cfg[key]) or cfg[key] != want:

@@ -5,7 +5,7 @@ by quick probes of the student's code (a few seconds in a child) or by re-traini
 tests of each part (their numbers, names, points and visibility) are rows of the grader's table of
 tests (autograder/judges/table.py), which must add up to the points here (tests/test_judges.py).
 
-The student's check (hw7core) carries this file byte for byte: nothing secret goes here.
+This file is part of hw7core, which the student handout ships whole: nothing secret goes here.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ shape facts of an airfoil, and the diversity of a set of them.
 
 Both the grader (sample_quality.py) and the calibration that wrote the frozen reference
 (scripts/calibrate_quality.py) measure with these functions, so calibration and grading agree.
-The handout's check carries this file byte for byte.
+It is part of hw7core, which the student handout ships whole.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import savgol_filter
 
-N_SAMPLES, N_POINTS, HALF = 24, 200, 100  # samples scored; y-values per airfoil; per surface
+from .limits import N_POINTS
+
+HALF = N_POINTS // 2  # y-values per surface
 NOSE_STATION = 0.02  # chord fraction where the nose ratio is measured
 
 

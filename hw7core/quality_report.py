@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from .limits import N_POINTS, N_SAMPLES
 from .parts import BY_NUMBER, RETRAINED
-from .quality_metrics import N_POINTS, N_SAMPLES
 
 MAX_POINTS = BY_NUMBER[RETRAINED].points
 
@@ -58,8 +58,8 @@ class QualityReport:
                 f"{self.sigma_smooth / 4:.1e}, and from {self.sigma_too:.1e} the shapes are too rough."
             )
         lines.append(
-            f"Your 24 samples are worth about {self.effective_count:.1f} distinct airfoils; "
-            f"24 real draws give about {self.real_effective_count:.1f} "
+            f"Your {N_SAMPLES} samples are worth about {self.effective_count:.1f} distinct airfoils; "
+            f"{N_SAMPLES} real draws give about {self.real_effective_count:.1f} "
             f"(spread ratio rho = {self.rho:.2f}, diversity D = {self.D:.2f})."
         )
         lines.append(self.reason)

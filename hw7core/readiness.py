@@ -1,7 +1,7 @@
 """Which parts of a submission can be graded, and why not: one rule for the grader and the handout.
 
-The student's check (hw7core) carries this file byte for byte, so a student sees the very
-verdict the grader would give.  Relative imports only: in the handout it lives in its own package.
+It is part of hw7core, which the student handout ships whole, so the student's check gives the very
+verdict the grader would give.
 """
 
 from __future__ import annotations

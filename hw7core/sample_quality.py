@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .quality_metrics import N_POINTS, N_SAMPLES, geometry, mean_pairwise, roughness, smooth, vendi
+from .limits import N_POINTS, N_SAMPLES
+from .quality_metrics import geometry, mean_pairwise, roughness, smooth, vendi
 from .quality_report import MAX_POINTS, QualityReport, invalid
 
 # Calibrated from the shipped dataset (scripts/calibrate_quality.py): the thresholds in sigma, the real
@@ -24,7 +25,7 @@ from .quality_report import MAX_POINTS, QualityReport, invalid
 REFERENCE_PATH = Path(__file__).resolve().parent / "quality_reference.npz"
 MAX_CROSSING = 0.05  # surfaces may cross over at most this fraction of the chord
 
-# The rubric's numbers (QUALITY.md): diversity ramps and points.
+# The rubric's numbers (docs/sample_quality.md): diversity ramps and points.
 RHO_RAMP = (0.12, 0.28)  # D_rho = clip((rho - 0.12) / 0.28, 0, 1)
 VENDI_RAMP = (0.10, 0.30)  # D_v = clip((v - 0.10) / 0.30, 0, 1)
 NOISY_TOP, NOISY_BOTTOM, COLLAPSED = 12.0, 8.0, 5.0
@@ -49,7 +50,7 @@ HINT_COLLAPSE = (
 HINT_SHAPE = (
     "Most samples do not look like airfoils (surfaces crossing, wrong thickness or edges, or far "
     "from every real airfoil): check that you decode samples of the prior, that you do not "
-    "flip or reorder the 200 outputs, and that the model reconstructs training airfoils well."
+    f"flip or reorder the {N_POINTS} outputs, and that the model reconstructs training airfoils well."
 )
 
 
@@ -226,7 +227,7 @@ def _score(y: np.ndarray, ref: dict[str, Any]) -> QualityReport:
             report.band, report.hint = "collapsed", HINT_COLLAPSE
         else:
             report.band, report.hint = "partly collapsed", HINT_COLLAPSE
-        report.reason = f"At least 22 of 24 samples are smooth and airfoil-shaped. {diversity_note}"
+        report.reason = f"At least 22 of {N_SAMPLES} samples are smooth and airfoil-shaped. {diversity_note}"
     elif sigma_med <= s_too:
         t = float(np.clip(math.log(max(sigma_med, s_smooth) / s_smooth) / math.log(s_too / s_smooth), 0, 1))
         noisy_points = NOISY_TOP - (NOISY_TOP - NOISY_BOTTOM) * t
@@ -237,7 +238,7 @@ def _score(y: np.ndarray, ref: dict[str, Any]) -> QualityReport:
         n_bad = N_SAMPLES - report.n_smooth_valid
         n_far = int(np.sum((sigma > s_too) | (~valid & (sigma > s_smooth))))
         report.reason = (
-            f"{n_bad} of 24 samples are visibly noisy or not airfoil-shaped (more than 2 allowed for "
+            f"{n_bad} of {N_SAMPLES} samples are visibly noisy or not airfoil-shaped (more than 2 allowed for "
             f"full marks); the noise scores {noisy_points:.1f} of 12. {diversity_note}"
         )
         if excess > 0:
@@ -253,7 +254,7 @@ def _score(y: np.ndarray, ref: dict[str, Any]) -> QualityReport:
             report.band, report.hint = "not airfoil-shaped", HINT_SHAPE
             examples = sorted({r for r in invalid_reasons if r})[:2]
             report.reason = (
-                f"Only {report.n_valid} of 24 samples are plausible airfoils, e.g.: " + " | ".join(examples)
+                f"Only {report.n_valid} of {N_SAMPLES} samples are plausible airfoils, e.g.: " + " | ".join(examples)
             )
         else:
             report.band, report.hint = "too rough", HINT_NOISE

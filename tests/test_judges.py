@@ -39,7 +39,7 @@ def test_the_probe_parameters_travel_in_the_job():
     assert [(p["scheduler"], p["n_iters"], p["beta"], p["window"], p["batch_size"]) for p in loops] == [
         ("StepLR", 9, 0.7, 4, 16), ("Plateau", 6, 2.0, 3, 32)]
     assert checks.job_for("2.1")["probes"]["n_samples"] == 24
-    assert checks.job_for("2.3") == {}
+    assert checks.job_for("2.3") == {"n_samples": 24}
 
 
 # --- 1.4 D_KL --------------------------------------------------------------------------------------

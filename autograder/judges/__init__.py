@@ -2,8 +2,10 @@
 child's observations come back to a judge function per test (dkl.py, vae.py, train.py), which gives
 points and a message in the student's terms; the rows of table.py say what each test is worth.
 
-Expected values live here, in the parent, and never travel to the child.  Messages of hidden tests
-never quote hidden inputs or expected numbers.
+The expected answers of 1.4 and 2.1 are computed here, in the parent, and never travel to the child;
+2.2's expected losses are recomputed in the child, from the tensors it records, with the KL formula the
+assignment states (only the child has those tensors).  Messages of hidden tests never quote expected
+numbers or input values (a hidden D_KL case names its input's shape).
 """
 
 from __future__ import annotations

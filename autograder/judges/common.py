@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-TOL = 1e-5
+from hw7core.limits import TOL
+
 Verdict = tuple[float, str]  # (points, the message in the student's terms)
 
 

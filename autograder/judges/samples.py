@@ -84,8 +84,8 @@ def judge(outcome: Outcome, reference_run: bool = False) -> Training:
     if isinstance(obs.get("curves"), dict):
         training.curves = obs["curves"]
     for key, what in (("missing", "No graded cell defines {}."), ("build_error", "Building the model failed: {}"),
-                      ("train_error", "Training failed: {}"), ("generate_error", "model.generate(n_samples=24, "
-                                                                                   "seed=0) failed: {}")):
+                      ("train_error", "Training failed: {}"), ("generate_error", f"model.generate(n_samples={limits.N_SAMPLES}, "
+                                                                                   "seed=0) failed: {{}}")):
         if obs.get(key):
             value = obs[key]
             test.output = "\n".join([what.format(", ".join(value) if isinstance(value, list) else value), *lines])
@@ -95,7 +95,7 @@ def judge(outcome: Outcome, reference_run: bool = False) -> Training:
         samples = np.asarray(obs.get("samples"), dtype=float)
     except (TypeError, ValueError):
         samples = np.full((0,), np.nan)
-    finite = samples.shape == (24, 200) and bool(np.isfinite(samples).all())
+    finite = samples.shape == (limits.N_SAMPLES, limits.N_POINTS) and bool(np.isfinite(samples).all())
     if finite:
         training.samples = samples.round(6).tolist()
     from hw7core import sample_quality

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from autograder.judges.common import Verdict, close
 from autograder.judges.probes import LOOP_PROBES, LoopProbe
+from hw7core.limits import TOL_SAME, TOL_TRAINING
 
 # The two conventions for the prior loss: the KL of N(mu, exp(logvar)) from N(0, I), averaged over the
 # batch, and averaged (the notebook's D_KL) or summed over the latent dimensions.  The notebook calls
@@ -27,9 +28,9 @@ def prior_convention(run: dict, n_iters: int, beta: float) -> str | None:
         if scale is None:
             continue
         loss_ok = all(
-            close(r, er, 1e-4) and ep is not None and close(p, scale * ep, 1e-4) and close(t, r + beta * p, 1e-4)
+            close(r, er, TOL_TRAINING) and ep is not None and close(p, scale * ep, TOL_TRAINING) and close(t, r + beta * p, TOL_TRAINING)
             for r, p, t, er, ep in zip(rec, prior, total, exp_rec, exp_prior))
-        grads_ok = all(g is not None and close(h, scale * g, 1e-4) for h, g in zip(hook, exp_grad))
+        grads_ok = all(g is not None and close(h, scale * g, TOL_TRAINING) for h, g in zip(hook, exp_grad))
         if loss_ok and grads_ok:
             return name
     return None
@@ -49,7 +50,7 @@ def loop_checks(run: dict, probe: LoopProbe) -> dict[str, str | None]:
         verdict["runs"] = f"batches should have batch_size={batch} rows (got {run.get('batches', [])[:3]})"
     at_step, hook = run.get("grad_at_step") or [], run.get("hook_grads") or []
     zeroed = len(at_step) == len(hook) > 0 and all(
-        a is not None and close(a, h, 1e-6) for a, h in zip(at_step, hook))
+        a is not None and close(a, h, TOL_SAME) for a, h in zip(at_step, hook))
     verdict["zero"] = None if zeroed else "gradients accumulate across iterations: call optimizer.zero_grad() every step"
     total = (run.get("tracker") or {}).get("total") or []
     convention = prior_convention(run, n_iters, probe.beta)
@@ -77,7 +78,7 @@ def scheduler_problem(run: dict, probe: LoopProbe) -> str | None:
     totals = (run.get("tracker") or {}).get("total") or []
     recent = [totals[max(0, i - probe.window + 1): i + 1] for i in range(len(totals))]
     want = [sum(last) / len(last) for last in recent]
-    if len(got) == len(want) == probe.n_iters and all(close(x, y, 1e-4) for x, y in zip(got, want)):
+    if len(got) == len(want) == probe.n_iters and all(close(x, y, TOL_TRAINING) for x, y in zip(got, want)):
         return None
     return ("ReduceLROnPlateau must get scheduler.step(running_avg), the mean of the "
             "last running_avg_window total losses, once per iteration")

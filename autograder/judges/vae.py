@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from autograder.judges.common import Verdict, shape_text
-from autograder.judges.probes import OUTPUT_SIZE, VAE_PROBES
+from autograder.judges.probes import VAE_PROBES
 from autograder.judges.table import of_part
+from hw7core.limits import N_POINTS, TOL, TOL_SAME
 
 # The tests of the Encoder and the Decoder, which run on those classes alone when the VAE cannot be built.
 ON_THEIR_OWN = {t.number: t.needs[0] for t in of_part("2.1") if t.needs != ("VAE",)}
@@ -19,7 +20,7 @@ def encoder_shapes(e: dict, latent, points: float) -> Verdict:
     if len(parts) != 2:
         return 0.0, f"encoder(y) must return a tuple (mu, logvar), got {shape_text(e.get('describe'))}"
     if not all(p.get("kind") == "tensor" and p.get("shape") == want for p in parts):
-        return 0.0, (f"for y of shape ({want[0]}, {OUTPUT_SIZE}), expected mu and logvar of shape {tuple(want)}, "
+        return 0.0, (f"for y of shape ({want[0]}, {N_POINTS}), expected mu and logvar of shape {tuple(want)}, "
                      f"got {shape_text(parts[0])} and {shape_text(parts[1])}")
     return points, "Shapes are right."
 
@@ -30,7 +31,7 @@ def encoder_chunk(e: dict, points: float) -> Verdict:
         return 0.0, "no nn.Linear layer with 2*latent_size outputs found in the encoder"
     if e.get("chunk_diff") is None:
         return 0.0, "could not compare mu and logvar with the output layer (see the encoder test)"
-    if e["chunk_diff"] > 1e-6:
+    if e["chunk_diff"] > TOL_SAME:
         return 0.0, ("mu and logvar are not the two halves of the encoder's last layer "
                      "(torch.chunk(out, 2, dim=-1): mu first, then logvar)")
     return points, "mu and logvar are the two halves of the output layer."
@@ -42,8 +43,8 @@ def decoder(d: dict, latent, points: float) -> Verdict:
     batch = VAE_PROBES["decoder_batch"]
     if d.get("error"):
         return 0.0, f"decoder(z) raised {d['error']}"
-    if desc.get("kind") != "tensor" or desc.get("shape") != [batch, OUTPUT_SIZE]:
-        return 0.0, (f"for z of shape ({batch}, {latent}) expected y_hat of shape ({batch}, {OUTPUT_SIZE}), "
+    if desc.get("kind") != "tensor" or desc.get("shape") != [batch, N_POINTS]:
+        return 0.0, (f"for z of shape ({batch}, {latent}) expected y_hat of shape ({batch}, {N_POINTS}), "
                      f"got {shape_text(desc)}")
     if not d.get("finite"):
         return 0.0, "decoder(z) returned NaN or inf"
@@ -66,9 +67,9 @@ def forward_shapes(f: dict, latent, points: float) -> Verdict:
         return 0.0, problem
     shapes = [p.get("shape") for p in f["parts"]]
     n = VAE_PROBES["forward_batch"]
-    if shapes == [[n, OUTPUT_SIZE], [n, latent], [n, latent]]:
+    if shapes == [[n, N_POINTS], [n, latent], [n, latent]]:
         return points, "Shapes are right."
-    return 0.0, (f"for y of shape ({n}, {OUTPUT_SIZE}) expected shapes ({n}, {OUTPUT_SIZE}), ({n}, {latent}), "
+    return 0.0, (f"for y of shape ({n}, {N_POINTS}) expected shapes ({n}, {N_POINTS}), ({n}, {latent}), "
                  f"({n}, {latent}); got {', '.join(str(tuple(s or ())) for s in shapes)}")
 
 
@@ -82,7 +83,7 @@ def reparameterisation(f: dict) -> Verdict:
         notes.append("eps should come from torch.randn_like(...)")
         if f.get("implied_eps_std") is not None and 0.5 < f["implied_eps_std"] < 1.5:
             points += 3.0
-    elif f.get("reparam_diff") is not None and f["reparam_diff"] < 1e-5:
+    elif f.get("reparam_diff") is not None and f["reparam_diff"] < TOL:
         points += 6.0
     else:
         notes.append("the decoder's input is not mu + exp(0.5 * logvar) * eps")
@@ -100,15 +101,15 @@ def generate(g: dict) -> Verdict:
     n, small = VAE_PROBES["n_samples"], VAE_PROBES["device_samples"]
     if g.get("error"):
         return 0.0, f"model.generate(n_samples={n}, seed=0) raised {g['error']}"
-    if gdesc.get("kind") != "tensor" or gdesc.get("shape") != [n, OUTPUT_SIZE]:
-        return 0.0, f"generate(n_samples={n}) must return a ({n}, {OUTPUT_SIZE}) tensor, got {shape_text(gdesc)}"
+    if gdesc.get("kind") != "tensor" or gdesc.get("shape") != [n, N_POINTS]:
+        return 0.0, f"generate(n_samples={n}) must return a ({n}, {N_POINTS}) tensor, got {shape_text(gdesc)}"
     points, notes = 2.0, []
     if g.get("same_seed_diff") == 0.0 and (g.get("other_seed_diff") or 0) > 0:
         points += 2.0
     else:
         notes.append("the same seed must give the same samples, another seed other samples "
                      "(call torch.manual_seed(seed) first)")
-    if g.get("z_diff") is not None and g["z_diff"] < 1e-6:
+    if g.get("z_diff") is not None and g["z_diff"] < TOL_SAME:
         points += 2.0
     elif (g.get("z_mean") is not None and abs(g["z_mean"]) < 0.1 and g.get("z_std")
           and abs(g["z_std"] - 1) < 0.1):
@@ -126,10 +127,10 @@ def generate(g: dict) -> Verdict:
     else:
         notes.append("generate should run under torch.inference_mode() and use only the decoder")
     ddesc = g.get("device_describe") or {}
-    if g.get("device_error") is None and ddesc.get("device") == "cpu" and ddesc.get("shape") == [small, OUTPUT_SIZE]:
+    if g.get("device_error") is None and ddesc.get("device") == "cpu" and ddesc.get("shape") == [small, N_POINTS]:
         points += 2.0
     else:
-        notes.append(f"generate(n_samples={small}, seed=0, device='cpu') must return a ({small}, {OUTPUT_SIZE}) "
+        notes.append(f"generate(n_samples={small}, seed=0, device='cpu') must return a ({small}, {N_POINTS}) "
                      "tensor on that device")
     return points, "; ".join(notes) or "generate behaves as specified."
 

@@ -18,7 +18,7 @@ from autograder.reports.pages import MARKS, figure, num, page
 from autograder.reports.summary import summary_html
 from autograder.results import TestResult
 from autograder.results.rows import part_scores, tests_of, total
-from hw7core import parts
+from hw7core import limits, parts
 
 MAX_TOTAL = parts.MAX_TOTAL
 
@@ -40,13 +40,13 @@ def _quality_html(quality: dict[str, Any]) -> str:
             return "not measurable"
         return format(int(value) if spec == "d" else value, spec)
 
-    n = len(quality.get("sigma_eq") or []) or 24
+    n = len(quality.get("sigma_eq") or []) or limits.N_SAMPLES
     rows = [
         ("Points", f"{fmt('points', 'g')} / {fmt('max_points', 'g')}"),
         ("Band", escape(str(quality.get("band", "")))),
         ("Smooth, airfoil-shaped samples", f"{fmt('n_smooth_valid', 'd')} of {n} ({fmt('n_valid', 'd')} pass the shape checks)"),
         ("Distinct airfoils", f"worth about {fmt('effective_count', '.1f')} distinct of {n} "
-                              f"(24 real draws: {fmt('real_effective_count', '.1f')})"),
+                              f"({limits.N_SAMPLES} real draws: {fmt('real_effective_count', '.1f')})"),
         ("Noise amplitude (median)", f"{fmt('sigma_med', '.1e')} (smooth up to {fmt('sigma_smooth', '.1e')}, "
                                      f"too rough from {fmt('sigma_too', '.1e')})"),
         ("Diversity", f"D = {fmt('D', '.2f')}, spread ratio rho = {fmt('rho', '.2f')}"),
@@ -61,8 +61,9 @@ def _quality_html(quality: dict[str, Any]) -> str:
 def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> str:
     """One self-contained HTML page for the student: scores, every shown test, notes and figures.
 
-    Hidden tests never appear (their points still count in the part and total, as on Gradescope);
-    ``after_published`` tests appear only when ``include_after_published`` (the default, since the
+    Tests of Gradescope's ``hidden`` visibility are never listed (the parts table counts them; their
+    points count in the part and total, as on Gradescope).  The kit's hidden tests are
+    ``after_published`` ones: they are listed when ``include_after_published`` (the default, since the
     page is made after grading for the instructor to release).
     """
     name, ident = str(row.get("name") or ""), str(row.get("id") or "")
@@ -97,7 +98,7 @@ def feedback_html(row: dict[str, Any], include_after_published: bool = True) -> 
     out.append("</table>")
     extra = results.get("extra_data") or {}
     if extra.get("samples"):
-        out += ["<h2>Your model's 24 generated airfoils (re-trained by the grader)</h2>",
+        out += [f"<h2>Your model's {limits.N_SAMPLES} generated airfoils (re-trained by the grader)</h2>",
                 figure(lambda: render_samples_png(extra["samples"]), "generated airfoils")]
     if isinstance(extra.get("curves"), dict):
         seconds = extra.get("train_seconds")

@@ -1,6 +1,7 @@
 """One results model; results.json (Gradescope's format) is a view of it, and reads back into it.
 
-``Results.write`` is the only writer of results.json; the gradebook, the pages and the batch read
+``Results.write`` is the grader's only writer of results.json (gradescope/run_autograder writes a fixed
+"Autograder failed" one when Python itself cannot run the grader); the gradebook, the pages and the batch read
 one back with ``Results.read``/``Results.from_dict``, so scores, totals and "passed" have one rule.
 """
 

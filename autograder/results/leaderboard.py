@@ -11,9 +11,9 @@ import math
 from html import escape
 from typing import Any
 
-from hw7core import parts
+from hw7core import limits, parts
 
-POINTS, DISTINCT, NOISE = "2.3 points", "Distinct airfoils (of 24)", "Noise amplitude"
+POINTS, DISTINCT, NOISE = "2.3 points", f"Distinct airfoils (of {limits.N_SAMPLES})", "Noise amplitude"
 
 
 def _finite(value: Any) -> float | None:

@@ -15,6 +15,8 @@ def make_probe_classes(ns):
     import torch
     import torch.nn as nn
 
+    from HW7_utils import N_POINTS
+
     class ProbeVAE(nn.Module):
         """A tiny stand-in model: mu from a linear map, logvar from one parameter that only the
         prior term touches, and y_hat decoded from mu (so the rec term never reaches logvar)."""
@@ -22,8 +24,8 @@ def make_probe_classes(ns):
         def __init__(self):
             super().__init__()
             self.latent_size = 10
-            self.encoder = nn.Linear(200, 10)
-            self.decoder = nn.Linear(10, 200)
+            self.encoder = nn.Linear(N_POINTS, 10)
+            self.decoder = nn.Linear(10, N_POINTS)
             self.logvar_param = nn.Parameter(torch.tensor([-0.5]))
             self.records = []
             self.hook_grads = []

@@ -47,8 +47,10 @@ def _last_linear(module, out_features):
 def observe_encoder(model, latent):
     import torch
 
+    from HW7_utils import N_POINTS
+
     seed_everything(1)
-    y = torch.randn(JOB["probes"]["encoder_batch"], 200)
+    y = torch.randn(JOB["probes"]["encoder_batch"], N_POINTS)
     layer = _last_linear(model.encoder, 2 * latent)
     captured = []
     handle = layer.register_forward_hook(lambda m, i, o: captured.append(o)) if layer is not None else None
@@ -90,8 +92,10 @@ def observe_forward(model, latent):
     """Call forward with torch.randn_like replaced by a recorder, and watch what reaches the decoder."""
     import torch
 
+    from HW7_utils import N_POINTS
+
     seed_everything(3)
-    y = torch.randn(JOB["probes"]["forward_batch"], 200)
+    y = torch.randn(JOB["probes"]["forward_batch"], N_POINTS)
     eps_given, z_seen = [], []
     real_randn_like = torch.randn_like
 
@@ -198,10 +202,12 @@ def build_parts(ns):
     (latent, reversed hidden, output)."""
     import types
 
+    from HW7_utils import N_POINTS
+
     config = _config_for_parts(ns)
     if not isinstance(config, dict):
         return {"latent_size": None, "tried": {}}
-    size, latent = config.get("input_size", 200), config.get("latent_size", 10)
+    size, latent = config.get("input_size", N_POINTS), config.get("latent_size", 10)
     others = {k: v for k, v in config.items() if k not in ("input_size", "latent_size")}
     reverse = {k: list(reversed(v)) if isinstance(v, (list, tuple)) else v for k, v in others.items()}
     first = next(iter(others), None)  # the hidden sizes, whatever the student called them

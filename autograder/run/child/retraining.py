@@ -47,7 +47,7 @@ def reference_train(model, dataset, beta=1.0, optimizer_name="Adam", optimizer_c
 def retrain(ns):
     import torch
 
-    from HW7_utils import AirfoilDataset
+    from HW7_utils import N_POINTS, AirfoilDataset
 
     needed = [n for n in ("VAE",) if not callable(ns.get(n))]
     use_reference = bool(JOB.get("use_reference_loop")) or not callable(ns.get("train_VAE"))
@@ -91,10 +91,10 @@ def retrain(ns):
                          "total": t.total_losses[::step], "every": step, "n": len(t.total_losses)}
     if err is not None:
         return obs
-    samples, err = attempt(model.generate, n_samples=24, seed=0)
+    samples, err = attempt(model.generate, n_samples=JOB["n_samples"], seed=0)
     obs["generate_error"] = err
     if err is None:
         obs["describe"] = describe(samples)
-        if isinstance(samples, torch.Tensor) and samples.numel() <= 24 * 200 * 4:
+        if isinstance(samples, torch.Tensor) and samples.numel() <= JOB["n_samples"] * N_POINTS * 4:
             obs["samples"] = samples.detach().to("cpu", torch.float64).tolist()
     return obs
