@@ -166,7 +166,7 @@ def observe_training(ns):
     if not callable(ns.get("train_VAE")):
         return {"missing": ["train_VAE"]}
     obs = {}
-    for probe in JOB["loops"]:  # checks/probes.py: LOOP_PROBES
+    for probe in JOB["loops"]:  # judges/probes.py: LOOP_PROBES
         result, err = attempt(run_loop, ns, probe["scheduler"], probe["n_iters"], probe["beta"], probe["window"],
                               probe["batch_size"])
         obs[probe["key"]] = result if err is None else {"error": err}
