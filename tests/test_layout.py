@@ -74,3 +74,14 @@ def test_every_move_is_done():
     for old, new in relayout_imports.read_moves():
         assert (ROOT / new).exists(), new
         assert not (ROOT / old).exists(), old
+
+
+def test_hw7_utils_imports_neither_package():
+    """The child's sandbox holds HW7_utils.py without the core: no import of either package in it (its
+    check_submission and score_samples reach the core at run time, by name)."""
+    import ast
+
+    tree = ast.parse((ROOT / "HW7_utils.py").read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert not {name for name in imported if name.split(".")[0] in PACKAGES}
