@@ -239,7 +239,7 @@ _CURVE_ID = "hw7-learning-curve"
 
 def curve_scale(finite: np.ndarray) -> str:
     """"log" once a (finite) loss curve spans more than a decade, as the losses usually do; else "linear".
-    The tracker and the grader's feedback page (autograder/figures.py) draw curves by this one rule."""
+    The tracker and the grader's feedback page (autograder/reports/figures.py) draw curves by this one rule."""
     return "log" if finite.size and finite.min() > 0 and finite.max() / finite.min() > 10 else "linear"
 
 
@@ -409,31 +409,27 @@ def zip_files(zip_path: str | os.PathLike, files: Iterable[str | os.PathLike]) -
 
 
 def _checker_package() -> str | None:
-    """The package next to this file that carries the grader's shared modules (the one student check, the
-    scorer): ``hw7_check`` in the student handout, ``autograder`` in the instructor's kit; None when
-    neither is here.  Both run the same files, so which one is found changes nothing a student is told."""
-    for package in ("hw7_check", "autograder"):
-        if (KIT_ROOT / package / "student_check.py").is_file():
-            return package
-    return None
+    """``hw7core``, the package beside this file that holds the one student check (in the handout and in
+    the instructor's kit alike); None when it is not here."""
+    return "hw7core" if (KIT_ROOT / "hw7core" / "check.py").is_file() else None
 
 
 def check_submission(path: str | os.PathLike = "HW7_submission.zip") -> bool:
     """Check a submission zip as the grader reads it, run the notebook's public tests on it, print
     the report, and return True when the public checks pass (the hidden tests run after you submit).
 
-    The same as ``python -m hw7_check HW7_submission.zip`` in the handout's folder.
+    The same as ``python -m hw7core HW7_submission.zip`` in the handout's folder.
     """
     import subprocess
     import sys
 
     package = _checker_package()
     if package is None:
-        print("The check (the hw7_check folder of the handout) is not next to HW7_utils.py, so it cannot "
+        print("The check (the hw7core folder of the handout) is not next to HW7_utils.py, so it cannot "
               "run here. Put the whole handout folder where the notebook runs.")
         return False
     proc = subprocess.run(
-        [sys.executable, "-m", f"{package}.student_check", str(Path(path).resolve())],
+        [sys.executable, "-m", package, str(Path(path).resolve())],
         cwd=KIT_ROOT, capture_output=True, text=True,
     )
     print(proc.stdout + proc.stderr, end="")
@@ -451,14 +447,13 @@ def score_samples(samples: Any):
     import importlib
     import sys
 
-    package = _checker_package()
-    if package is None or not (KIT_ROOT / package / "sample_quality.py").is_file():
-        print("The sample-quality scorer (hw7_check/ in the handout) is not next to HW7_utils.py, so "
+    if not (KIT_ROOT / "hw7core" / "sample_quality.py").is_file():
+        print("The sample-quality scorer (hw7core/ in the handout) is not next to HW7_utils.py, so "
               "there is no score here; the grader scores your samples after you submit.")
         return None
     if str(KIT_ROOT) not in sys.path:
         sys.path.insert(0, str(KIT_ROOT))
-    report = importlib.import_module(f"{package}.sample_quality").score(samples)
+    report = importlib.import_module("hw7core.sample_quality").score(samples)
     print(report.summary())
     print("(A preview: the grader scores samples it draws itself from your re-trained decoder; for rough "
           "samples expect a few points either way.)")

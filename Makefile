@@ -1,7 +1,7 @@
 # HW7 VAE airfoil kit. Every target is one call; the logic lives in Python.
 #   make grade   grade the submissions in $(SUBMISSIONS) into $(OUT)   (sets itself up; STRICT=1: only sandboxed)
 #   make audit   a TA's check of the 2.3 scores in $(OUT): sample, page, sheet; once filled, the agreement
-#   make test    lint + tests                                           (sets itself up)
+#   make test    lint (ruff, import contracts) + tests                 (sets itself up)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -29,8 +29,10 @@ $(DATA): | $(STAMP)
 data: $(STAMP)
 	$(PY) scripts/build_dataset.py $(if $(FORCE),--force)
 
+# ruff, then the layering contract (pyproject.toml's [tool.importlinter]: what may import what).
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,4 +1,6 @@
-"""The HW7 autograder: intake -> graded cells -> isolated runs -> checks -> sample quality -> results."""
+"""The HW7 autograder: intake (hw7core) -> graded cells -> isolated runs -> judges -> results -> reports.
+
+The layout, in pipeline order, is in README.md beside this file."""
 
 import sys
 from pathlib import Path

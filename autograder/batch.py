@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import io
 import os
 import re
 import tempfile
@@ -23,14 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from autograder import intake, limits
-from autograder.cache import FOLDER_NAME
 from autograder.results import Results
-from autograder.rows import Row, load_row
+from autograder.results.rows import Row, load_row
+from autograder.run.cache import FOLDER_NAME
+from hw7core import intake, limits
 
 if TYPE_CHECKING:
-    from autograder.lms import Roster
     from autograder.settings import Settings
+    from autograder.staff.lms import Roster
 
 METADATA = "submission_metadata.yml"
 
@@ -153,43 +152,6 @@ def expected_cost(job: Job) -> int:
         return 0
 
 
-def pack(path: Path) -> tuple[str, bytes]:
-    """A submission as (file name, bytes): what travels to a remote worker.  Never raises: a file that
-    cannot be read safely (a link, a FIFO, over the caps) is left out, and the worker's intake says so."""
-    if path.is_file():
-        try:
-            return path.name, intake.read_bounded(path, limits.ZIP_MAX_BYTES)
-        except (ValueError, OSError):
-            return path.name, b""  # graded as an unreadable submission
-    buffer, total = io.BytesIO(), 0
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        try:
-            files = intake._candidates(path)  # bounded in number, no links, no FIFOs
-        except (intake.IntakeError, OSError):
-            files = []
-        for file in files:
-            try:
-                data = intake.read_bounded(file, limits.ZIP_MAX_BYTES - total)
-            except (ValueError, OSError):
-                continue
-            total += len(data)
-            zf.writestr(file.relative_to(path).as_posix(), data)
-    return f"{path.name}.zip", buffer.getvalue()
-
-
-def grade_packed(name: str, data: bytes) -> dict[str, Any]:
-    """Grade one packed submission and return its results.json dict (runs on any worker)."""
-    import torch
-
-    from autograder.grader import grade
-
-    torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory(prefix="hw7-job-") as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(data)
-        return grade(path, parallel=False).to_gradescope()
-
-
 def _grade_local(job: Job, cache_dir: Path | None = None) -> dict[str, Any]:
     from autograder.grader import grade
 
@@ -206,11 +168,13 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
     instructor must read (settings problems, the roster reconciliation) is appended to ``notes``.
     A roster that cannot be used raises ValueError before anything is graded.  Without the full
     sandbox it warns once on stderr, or with ``strict`` raises IsolationError.  With ``cache``, local
-    gradings reuse the outcomes stored in ``out/.cache`` for unchanged code (autograder/cache.py).
+    gradings reuse the outcomes stored in ``out/.cache`` for unchanged code (autograder/run/cache.py).
     """
     from tqdm import tqdm
 
-    from autograder import isolation, lms, settings
+    from autograder import settings
+    from autograder.run import isolation
+    from autograder.staff import lms
 
     isolation.announce(strict)
 
@@ -233,7 +197,7 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
         return Results.failed(f"grading this submission stopped: {type(exc).__name__}: {exc}").to_gradescope()
 
     if scheduler:
-        from autograder.cluster import grade_on_cluster
+        from autograder.cluster import grade_on_cluster, pack
 
         grade_on_cluster(scheduler, todo, pack, record, failed)
     else:
@@ -248,7 +212,7 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
                 except Exception as exc:
                     record(job, failed(job, exc))
     bar.close()
-    from autograder import staff
+    from autograder.staff import finalise as staff
 
     adjusted = staff.apply_adjustments(out, [job.id for job in jobs])  # on every run: FORCE=1 keeps them
     rows = [load_row(out / job.id / "results.json", job.id, name=job.name, email=job.email, sid=job.sid,
@@ -262,7 +226,10 @@ def write_pages(rows: list[Row], jobs: list[Job], out: Path, course: Settings,
                 adjustment_problems: list[str] | tuple[str, ...] = ()) -> None:
     """Everything made from the graded rows: feedback pages, gradebook.csv and summary.html, the
     similarity report, canvas.csv and the written-answers sheet (each notebook read once)."""
-    from autograder import leaderboard, lms, reports, similarity, staff
+    from autograder import reports
+    from autograder.results import leaderboard
+    from autograder.staff import finalise as staff
+    from autograder.staff import lms, similarity
 
     notebooks = load_notebooks(jobs)
     try:
@@ -288,7 +255,7 @@ def write_pages(rows: list[Row], jobs: list[Job], out: Path, course: Settings,
 
 def load_notebooks(jobs: list[Job]) -> dict[str, Any]:
     """Each submission's notebook through the intake (None when it has no usable notebook)."""
-    from autograder import intake
+    from hw7core import intake
 
     notebooks: dict[str, Any] = {}
     for job in jobs:
@@ -304,7 +271,7 @@ def write_grading_sheet(jobs: list[Job], path: Path, notebooks: dict[str, Any] |
                         rows: list[Row] | None = None) -> Path:
     """The TA's sheet for the hand-graded questions 1.4 and 1.5, one section per student (with the
     scores and comments of written_scores.csv so far, from the rows' final grades)."""
-    from autograder import written
+    from autograder.staff import written
 
     notebooks = load_notebooks(jobs) if notebooks is None else notebooks
     entries = []

@@ -13,9 +13,9 @@ def _refused(exc: Exception) -> int:
 
 
 def _grade(args) -> int:
-    from autograder import isolation
-    from autograder.cache import FOLDER_NAME
     from autograder.grader import grade
+    from autograder.run import isolation
+    from autograder.run.cache import FOLDER_NAME
 
     try:
         isolation.announce(args.strict)
@@ -33,7 +33,7 @@ NO_CACHE_HELP = "run every part again instead of reusing the outcomes stored in 
 
 def _grade_all(args) -> int:
     from autograder.batch import grade_all
-    from autograder.isolation import IsolationError
+    from autograder.run.isolation import IsolationError
 
     notes: list[str] = []
     try:
@@ -51,7 +51,7 @@ def _grade_all(args) -> int:
 
 
 def _audit(args) -> int:
-    from autograder import audit
+    from autograder.staff import audit
 
     if not Path(args.out).is_dir():
         return _refused(ValueError(f"{args.out} is not a grades folder: run make grade first"))
@@ -71,7 +71,7 @@ def _score_samples(args) -> int:
 
     import numpy as np
 
-    from autograder.sample_quality import score
+    from hw7core.sample_quality import score
 
     try:
         samples = np.load(args.samples, allow_pickle=False)
@@ -89,6 +89,8 @@ def _score_samples(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from hw7core import limits
+
     parser = argparse.ArgumentParser(prog="python -m autograder", description="The HW7 autograder.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("grade", help="grade one submission (zip, folder or .ipynb) into DIR/results.json")
@@ -118,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                                          "the notebook does): what the grader will train, the public tests")
     p.add_argument("submission", type=Path)
     p.set_defaults(func=_check)
-    p = sub.add_parser("score-samples", help="score a saved (24, 200) array of samples (decoder units)")
+    p = sub.add_parser("score-samples", help=f"score a saved ({limits.N_SAMPLES}, {limits.N_POINTS}) array of samples "
+                       "(decoder units)")
     p.add_argument("samples", type=Path)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_score_samples)

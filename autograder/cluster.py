@@ -33,6 +33,7 @@ WORKER_WAIT_S = float(os.environ.get("HW7_WORKER_WAIT_S", 120))  # for a worker 
 RETRIES = 2  # a task that raises (e.g. on a worker set up wrongly) is tried again elsewhere
 POLL_S = 1.0
 RESULTS_MAX_CHARS = 16 * 2**20  # a results.json is a few kB to a few hundred kB; anything larger is refused
+GRADED_PACKAGES = ("autograder", "hw7core")
 
 
 class ClusterError(ValueError):
@@ -70,7 +71,7 @@ def grade_remote(name: str, data: bytes) -> str:
     """Grade one packed submission on a worker; its results.json as JSON text (data, not an object)."""
     import json
 
-    from autograder.batch import grade_packed
+    from autograder.cluster import grade_packed
 
     return json.dumps(grade_packed(name, data))
 
@@ -78,25 +79,66 @@ def grade_remote(name: str, data: bytes) -> str:
 def kit_on_worker() -> dict[str, str]:
     """What a worker has of the kit: its folder and version, or the reason it has none."""
     try:
-        from autograder import cluster
+        from autograder import KIT_ROOT, cluster
     except ImportError as exc:
         return {"problem": f"{type(exc).__name__}: {exc}", "python": sys.executable}
     try:
         import torch
     except ImportError as exc:
         return {"problem": f"{type(exc).__name__}: {exc}", "python": sys.executable}
-    return {"kit": str(Path(cluster.__file__).resolve().parent.parent), "version": cluster.kit_version(),
+    return {"kit": str(KIT_ROOT), "version": cluster.kit_version(),
             "torch": torch.__version__, "python": sys.executable}
 
 
+def grade_packed(name: str, data: bytes) -> dict[str, Any]:
+    """Grade one packed submission and return its results.json dict (runs on any worker)."""
+    import tempfile
+
+    import torch
+
+    from autograder.grader import grade
+
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory(prefix="hw7-job-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        return grade(path, parallel=False).to_gradescope()
+
+
 # --- on the machine running grade-all -------------------------------------------------------------
-def kit_version() -> str:
-    """sha256 over the grader's code, HW7_utils and the frozen reference: equal kits grade alike."""
-    root = Path(__file__).resolve().parent
-    files = sorted(root.glob("*.py")) + [root / "quality_reference.npz", root.parent / "HW7_utils.py"]
+def pack(path: Path) -> tuple[str, bytes]:
+    """A submission as (file name, bytes): what travels to a remote worker."""
+    import io
+    import zipfile
+
+    if path.is_file():
+        return path.name, path.read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for file in sorted(path.rglob("*")):
+            if file.is_file() and not file.is_symlink():
+                zf.write(file, file.relative_to(path).as_posix())
+    return f"{path.name}.zip", buffer.getvalue()
+
+
+def kit_files(root: Path | None = None) -> list[Path]:
+    """Every file a grading runs or reads as code, relative to the kit's folder: both packages,
+    recursively (the judges, the child's observers, the core), HW7_utils, the frozen reference and the
+    course's grading.yaml."""
+    root = _kit_root(root)
+    files = [root / "HW7_utils.py", root / "grading.yaml"]
+    for package in GRADED_PACKAGES:
+        files += [path for path in (root / package).rglob("*")
+                  if path.suffix in (".py", ".npz") and "__pycache__" not in path.parts]
+    return sorted(path.relative_to(root) for path in files if path.is_file())
+
+
+def kit_version(root: Path | None = None) -> str:
+    """sha256 over kit_files (path and bytes of each): equal kits grade alike."""
+    root = _kit_root(root)
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in kit_files(root):
+        digest.update(path.as_posix().encode() + b"\0" + (root / path).read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -117,6 +159,12 @@ def results_from_wire(answer: Any) -> dict[str, Any]:
         raise ValueError(f"the worker's results.json is not JSON ({exc})") from None
     Results.from_dict(data)  # raises ValueError when it is not a results.json
     return data
+
+
+def _kit_root(root: Path | None) -> Path:
+    from autograder import KIT_ROOT
+
+    return KIT_ROOT if root is None else Path(root)
 
 
 def connect(address: str, wait_s: float | None = None):

@@ -1,6 +1,6 @@
 """Grade one submission: a plain function from a submission path to a Results object.
 
-intake -> graded cells -> one isolated child per part -> checks -> sample quality -> results.json
+intake -> graded cells -> one isolated child per part -> judges -> sample quality -> results.json
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder import KIT_ROOT, cache, cells, checks, intake, isolation, limits, readiness
-from autograder.checks.table import zero as _zero_tests
-from autograder.parts import NUMBERS, QUICK, RETRAINED, RUN_BY_RETRAINING
+from autograder import KIT_ROOT, judges
+from autograder.judges.table import zero as _zero_tests
 from autograder.results import Results, TestResult
-from autograder.sandbox import Budget, Child, Outcome
-from autograder.workdirs import grading_folder, private_root
+from autograder.run import cache, isolation
+from autograder.run.sandbox import Budget, Child, Outcome
+from autograder.run.workdirs import grading_folder, private_root
+from hw7core import cells, intake, limits, readiness
+from hw7core.parts import NUMBERS, QUICK, RETRAINED, RUN_BY_RETRAINING
 
 DATA_FILE = KIT_ROOT / "data" / "airfoils.npz"
 
@@ -48,7 +50,7 @@ class _Grading:
             "cells": [{"index": c.index, "source": c.source} for c in self.code.cells if c.source],
             "model_config": self.sub.model_config, "train_config": self.sub.train_config,
             "memory_gb": limits.MEMORY_BYTES // 2**30, "file_mb": limits.FILE_BYTES // 2**20, "cell_s": limits.CELL_S,
-            **checks.job_for(part), **extra,
+            **judges.job_for(part), **extra,
         }
 
     def run(self, part: str, cancel: threading.Event | None = None, **extra) -> Outcome:
@@ -62,7 +64,7 @@ class _Grading:
             child, self.warm = self.warm, None  # started with the same budget, TRAIN_WALL_S
         else:
             scratch = self.workdir / f"part-{part}{'-again' if extra else ''}"
-            from autograder.retrain import REFERENCE_FILES  # the reference loop: for its own job only
+            from autograder.judges.samples import REFERENCE_FILES  # the reference loop: for its own job only
 
             child = Child(scratch, self.data_file, Budget(wall_s=job["wall_s"]),
                           REFERENCE_FILES if extra.get("use_reference_loop") else ())
@@ -84,7 +86,7 @@ class _Grading:
                 cancel.set()
                 slow.result()
             if retrain:
-                from autograder import sample_quality
+                from hw7core import sample_quality
 
                 sample_quality.load_reference()  # load the frozen statistics while the model trains
                 own = None if hung else slow.result() if slow is not None else self.run(RETRAINED)
@@ -111,7 +113,7 @@ class _Grading:
         if errors and note not in self.results.notes:  # said once, in the notes, by whichever part ran
             self.results.notes.append(note)
         try:
-            tests = checks.judge(part, outcome.payload["observations"])
+            tests = judges.judge(part, outcome.payload["observations"])
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             return _zero_tests(part, f"The results of part {part} could not be read ({type(exc).__name__}); "
                                      "did your code print to or close the grader's channel?")
@@ -126,16 +128,16 @@ class _Grading:
         return tests
 
     def _judge_samples(self, own_outcome: Outcome | None, lost: list[str], hung: list[str]) -> list[TestResult]:
-        """The student's own training scores 2.3, unless retrain.second_training_reason says to also try
+        """The student's own training scores 2.3, unless samples.second_training_reason says to also try
         the grader's reference loop and KL; then the better score is kept."""
-        from autograder import retrain
+        from autograder.judges import samples
 
-        ev = retrain.evaluation(self.job(RETRAINED))  # the grader's latents, chosen after the model is fixed
+        ev = samples.evaluation(self.job(RETRAINED))  # the grader's latents, chosen after the model is fixed
         ev.store = self.cache
-        own = retrain.judge(own_outcome, ev=ev) if own_outcome is not None else retrain.hung_in_tests(hung)
-        why = retrain.second_training_reason(own, lost)
-        reference = retrain.judge(self.run(RETRAINED, **retrain.REFERENCE_RUN), reference_run=True, ev=ev) if why else None
-        return retrain.keep_better(own, reference, why, self.results)
+        own = samples.judge(own_outcome, ev=ev) if own_outcome is not None else samples.hung_in_tests(hung)
+        why = samples.second_training_reason(own, lost)
+        reference = samples.judge(self.run(RETRAINED, **samples.REFERENCE_RUN), reference_run=True, ev=ev) if why else None
+        return samples.keep_better(own, reference, why, self.results)
 
 
 def _ran_out_of_time(outcome: Outcome) -> bool:
@@ -152,7 +154,7 @@ def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: s
     """Grade one submission; write ``out_dir/results.json`` if given. Never raises for a bad submission.
 
     ``parts`` selects a subset of the parts (tests use it to skip the re-training).  ``cache_dir``:
-    reuse and store the children's outcomes there (see autograder/cache.py).
+    reuse and store the children's outcomes there (see autograder/run/cache.py).
     """
     start = time.monotonic()
     try:
@@ -185,10 +187,10 @@ def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: s
 
 def check(source: str | Path) -> int:
     """The student's local check (`python -m autograder check`): the one check the handout runs too
-    (student_check.py), so the kit and the handout tell a student the same things. 0 when all is well.
+    (hw7core/check.py), so the kit and the handout tell a student the same things. 0 when all is well.
 
     Like the notebook, it runs the code in the zip without the grading sandbox: it is for one's own code
     (a student's, a TA trying a fix); grade submissions with `grade`, which sandboxes them."""
-    from autograder import student_check
+    from hw7core import check as student_check
 
     return student_check.main([str(source)])

@@ -8,6 +8,7 @@ typo never costs a student their results.json.
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -51,8 +52,6 @@ def _checked(key: str, value: object, default: object) -> tuple[object, str | No
         ok = value in CHOICES[key]
         expected = " or ".join(CHOICES[key])
     elif key == "due" and value:
-        from autograder.late import parse_time
-
         ok = isinstance(value, str) and parse_time(value) is not None
         expected = "a date and time with its time zone, e.g. \"2026-11-20 23:59 -08:00\""
     elif isinstance(default, bool):
@@ -92,3 +91,17 @@ def load(path: str | os.PathLike | None = None) -> Settings:
         if problem:
             problems.append(f"{path}: {problem}")
     return Settings(**values, path=str(path), problems=tuple(problems))
+
+
+def parse_time(text: object) -> _dt.datetime | None:
+    """A time with its zone (Gradescope writes ``2026-11-20 10:00:00.000000000 -08:00``); None when
+    unreadable or without a zone (a naive time would depend on the grading machine's clock)."""
+    if isinstance(text, _dt.datetime):
+        return text if text.tzinfo is not None else None
+    from dateutil import parser
+
+    try:
+        when = parser.parse(str(text))
+    except (ValueError, OverflowError):
+        return None
+    return when if when.tzinfo is not None else None

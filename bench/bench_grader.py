@@ -32,8 +32,8 @@ def bare_training(solution) -> float:
     import torch
     import variants
 
-    from autograder import cells
     from HW7_utils import AirfoilDataset
+    from hw7core import cells
 
     torch.set_num_threads(1)
     code = cells.find_graded_cells(solution)

@@ -1,4 +1,4 @@
-"""A regrade of the whole class against its first grading (the outcome cache, autograder/cache.py).
+"""A regrade of the whole class against its first grading (the outcome cache, autograder/run/cache.py).
 
     python bench/bench_regrade.py [--workers 2] [--submissions examples/submissions]
 

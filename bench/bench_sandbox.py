@@ -41,9 +41,11 @@ def _median_ms(values: list[float]) -> float:
 def starts(rounds: int) -> dict:
     import variants
 
-    from autograder import bwrap, cells, checks, isolation, limits
+    from autograder import judges as checks
     from autograder.grader import DATA_FILE
-    from autograder.sandbox import Budget, Child
+    from autograder.run import bwrap, isolation
+    from autograder.run.sandbox import Budget, Child
+    from hw7core import cells, limits
 
     if not isolation.uses_bwrap():
         raise SystemExit(f"the sandbox cannot be built here: {isolation.current().reason}")
@@ -86,8 +88,8 @@ def overhead(rounds: int, n_iters: int) -> dict:
     """The reference submission graded in turns with and without the sandbox; overhead = wall - training."""
     import variants
 
-    from autograder import isolation
     from autograder.grader import grade
+    from autograder.run import isolation
 
     solution = variants.load_solution()
     model_config, train_config = variants.configs(solution)
@@ -119,7 +121,7 @@ def overhead(rounds: int, n_iters: int) -> dict:
 
 
 def measure(only: str | None, rounds: int, overhead_rounds: int, n_iters: int) -> dict:
-    from autograder import isolation
+    from autograder.run import isolation
 
     report = {"isolation": isolation.current().to_dict()}
     if only in (None, "starts"):
@@ -133,8 +135,8 @@ def _as_ordinary_user(argv: list[str]) -> dict:
     """Re-run this script as the tests' unprivileged user; its report comes back on stdout."""
     import unprivileged
 
-    from autograder import bwrap
     from autograder.grader import DATA_FILE
+    from autograder.run import bwrap
 
     with tempfile.TemporaryDirectory(prefix="hw7-bench-user-") as tmp:
         home, data = Path(tmp) / "home", Path(tmp) / "airfoils.npz"

@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "tests")]
 
-from autograder import batch, similarity  # noqa: E402
+from autograder import batch  # noqa: E402
+from autograder.staff import similarity  # noqa: E402
 
 NAMES = ("sizes", "layers", "n_in", "n_out", "hidden", "mu", "logvar", "tracker", "loader", "rec_loss",
          "prior_loss", "optimizer", "scheduler", "h", "prev", "out", "stats", "dims", "blocks")

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import variants  # noqa: E402
 
-from autograder import cells, sample_quality  # noqa: E402
+from hw7core import cells, sample_quality  # noqa: E402
 
 # name -> (hidden sizes, n_iters, beta): widths, iterations and beta around the usual mistakes.
 CONFIGS = {
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def nearest_real(draws: np.ndarray) -> np.ndarray:
     """Each sample's distance to the nearest training airfoil, as sample_quality measures it."""
-    from autograder.quality_metrics import smooth
+    from hw7core.quality_metrics import smooth
 
     ref = sample_quality.load_reference()
     y = draws.reshape(-1, draws.shape[-1]).astype(float)

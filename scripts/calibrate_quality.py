@@ -4,7 +4,7 @@ Run once from the kit's root after `make data` (about 10 s):
 
     python scripts/calibrate_quality.py
 
-Writes ``autograder/quality_reference.npz`` (deterministic bytes) and ``docs/img/noise_ladder.png``,
+Writes ``hw7core/quality_reference.npz`` (deterministic bytes) and ``docs/img/noise_ladder.png``,
 and prints the statistics and the score of every ladder rung for ``docs/sample_quality.md``.
 The two visual anchors below were set by looking at the ladder; see the docs for why.
 """
@@ -22,9 +22,10 @@ sys.path.insert(0, str(ROOT))
 
 from build_dataset import npz_bytes  # noqa: E402 (the same deterministic writer as the dataset's)
 
-from autograder import quality_metrics as qm  # noqa: E402
-from autograder import sample_quality as sq  # noqa: E402
 from HW7_utils import AirfoilDataset, plot_airfoils  # noqa: E402
+from hw7core import limits  # noqa: E402
+from hw7core import quality_metrics as qm  # noqa: E402
+from hw7core import sample_quality as sq  # noqa: E402
 
 # Visual anchors, normalised units (read off docs/img/noise_ladder.png at the notebook's size).
 SIGMA_SMOOTH = 3e-3  # noise just visible
@@ -35,7 +36,7 @@ SEED = 20251122
 LADDER = (0.0, 1.5e-3, 3e-3, 6e-3, 1.2e-2, 2.4e-2, 4.8e-2)
 CORRELATION_LENGTH = 4.0  # indices, for the correlated-noise half of the ladder
 
-REFERENCE = ROOT / "autograder" / "quality_reference.npz"
+REFERENCE = ROOT / "hw7core" / "quality_reference.npz"
 LADDER_PNG = ROOT / "docs" / "img" / "noise_ladder.png"
 
 
@@ -83,7 +84,7 @@ def calibrate(y: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
 
     bandwidth = mean_pairwise / 4
     rng = np.random.default_rng(SEED)
-    sets = [rng.choice(n, qm.N_SAMPLES, replace=False) for _ in range(N_REAL_SETS)]
+    sets = [rng.choice(n, limits.N_SAMPLES, replace=False) for _ in range(N_REAL_SETS)]
     vendis = np.array([qm.vendi(sm[i], bandwidth) for i in sets])
     rhos = np.array([qm.mean_pairwise(sm[i]) for i in sets]) / mean_pairwise
     print(f"random real 24-sets: Vendi median {np.median(vendis):.2f} (1st pct {np.percentile(vendis, 1):.2f}), "
@@ -159,7 +160,7 @@ def ladder_scores(y: np.ndarray) -> None:
         for kind in ("white", "correlated"):
             pts, bands = [], set()
             for _ in range(5):
-                base = y[rng.choice(len(y), qm.N_SAMPLES, replace=False)]
+                base = y[rng.choice(len(y), limits.N_SAMPLES, replace=False)]
                 noise = rng.normal(size=base.shape) if kind == "white" else correlated_noise(base.shape, rng)
                 rep = sq.score(base + a * noise)
                 pts.append(rep.points)

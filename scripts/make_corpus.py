@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import variants  # noqa: E402
 
-from autograder import parts  # noqa: E402
+from hw7core import parts  # noqa: E402
 
 QUICK = parts.QUICK
 ALL = parts.NUMBERS
@@ -271,7 +271,7 @@ CASES: list[Case] = [
     Case("read_secrets", "reads and prints the solution and the grader's checks", _dkl("""
         import pathlib
         for root in ["/work", "/autograder/source", "../..", "../../.."]:
-            for name in ["solutions/HW7.ipynb", "autograder/checks/probes.py"]:
+            for name in ["solutions/HW7.ipynb", "autograder/judges/probes.py"]:
                 try:
                     print(pathlib.Path(root, name).read_text()[:5000])
                 except Exception:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = ["HW7_utils.py", "requirements.txt", "scripts/build_dataset.py", "grading.yaml"]  # grading.yaml: the course's settings
-PACKAGES = ["autograder"]
+PACKAGES = ["autograder", "hw7core"]  # the grader and the core it shares with the handout
 TOP = {"gradescope/setup.sh": "setup.sh", "gradescope/run_autograder": "run_autograder"}
 
 

@@ -2,10 +2,11 @@
 
     python scripts/make_handout.py [--out DIR]
 
-The handout is an explicit list of files, never a copy of a folder, so nothing the students must
-not see (the solution, the grader's hidden checks, its child code) can slip in.  The check and the
-sample-quality scorer are the grader's own modules (intake, cells, limits, sample_quality and its
-frozen reference), copied unchanged into hw7_check/ at every build, so the handout and the grader
+The handout is a list of files plus one folder copied whole: hw7core/, the package the grader and the
+student's check share (parts, limits, intake, cells, readiness, the sample-quality scorer and its
+frozen reference, the check itself).  It imports nothing of the grader (the layering contract in
+pyproject.toml, checked by `make lint`), so nothing the students must not see (the solution, the
+hidden tests and their probes, the child's observers) can be in it, and the handout and the grader
 read a submission and score samples with one implementation.  The public tests the check runs are
 taken from the student notebook.  The zip is byte-identical from one build to the next: sorted
 entries, one fixed date, fixed permissions.
@@ -25,17 +26,15 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from autograder import student_check  # noqa: E402  (one reader of the notebook's public test cells)
 
 STUDENT = ROOT / "notebooks" / "HW7.ipynb"
 TOP = "HW7"  # the folder students unpack
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: no build time in the bytes
 FILE_MODE = 0o644
 
-# Grader modules the handout carries as they are: they hold rules and calibration, no expected values.
-SHARED_GRADER_FILES = ("intake.py", "cells.py", "limits.py", "parts.py", "readiness.py", "sample_quality.py",
-                       "quality_metrics.py", "quality_report.py", "quality_reference.npz", "student_check.py",
-                       "public_child.py")
+CORE = ROOT / "hw7core"  # the shared core, shipped whole under the same name
+# Part -> the nbgrader id of the notebook cell holding that part's public test.
+PUBLIC_TEST_CELLS = {"1.4": "D_KL_public", "2.1": "VAE_public", "2.2": "train_VAE_public"}
 
 
 def handout_files() -> dict[str, Path]:
@@ -52,11 +51,23 @@ def handout_files() -> dict[str, Path]:
         "templates/latex_unicode/conf.json": ROOT / "templates" / "latex_unicode" / "conf.json",
         "templates/latex_unicode/index.tex.j2": ROOT / "templates" / "latex_unicode" / "index.tex.j2",
     }
-    for path in sorted((ROOT / "handout" / "hw7_check").glob("*.py")):
-        files[f"hw7_check/{path.name}"] = path
-    for name in SHARED_GRADER_FILES:
-        files[f"hw7_check/{name}"] = ROOT / "autograder" / name
+    files.update(core_files())
     return files
+
+
+def core_files() -> dict[str, Path]:
+    """Every file of the shared core (Python's caches aside), by its path in the handout."""
+    return {path.relative_to(ROOT).as_posix(): path for path in sorted(CORE.rglob("*"))
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"}
+
+
+def public_tests(notebook: nbformat.NotebookNode) -> dict[str, str]:
+    """Part -> the source of the notebook's public test cell for it."""
+    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in notebook.cells}
+    missing = [cell_id for cell_id in PUBLIC_TEST_CELLS.values() if cell_id not in by_id]
+    if missing:
+        raise ValueError(f"the student notebook has no public test cell {', '.join(missing)}")
+    return {part: by_id[cell_id].source for part, cell_id in PUBLIC_TEST_CELLS.items()}
 
 
 def stale_student_notebook() -> bool:
@@ -70,8 +81,8 @@ def stale_student_notebook() -> bool:
 def contents() -> dict[str, bytes]:
     """Every file of the handout, path -> bytes."""
     files = {path: source.read_bytes() for path, source in handout_files().items()}
-    tests = student_check.public_tests(nbformat.reads(files["HW7.ipynb"].decode("utf-8"), as_version=4))
-    files["hw7_check/public_tests.json"] = (json.dumps(tests, indent=1, sort_keys=True) + "\n").encode()
+    tests = public_tests(nbformat.reads(files["HW7.ipynb"].decode("utf-8"), as_version=4))
+    files["hw7core/public_tests.json"] = (json.dumps(tests, indent=1, sort_keys=True) + "\n").encode()
     return dict(sorted(files.items()))
 
 

@@ -65,7 +65,7 @@ def configs(nb) -> tuple[dict, dict]:
     import sys
 
     sys.path.insert(0, str(ROOT))
-    from autograder import cells
+    from hw7core import cells
 
     found = cells.notebook_configs(cells.find_graded_cells(nb))
     return dict(found["model_config"]), dict(found["train_config"])

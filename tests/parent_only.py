@@ -10,7 +10,7 @@ every test's output, as a child's exception message would arrive (student text t
 from __future__ import annotations
 
 from autograder import grader
-from autograder.checks.table import of_part, zero
+from autograder.judges.table import of_part, zero
 
 CHILD_MESSAGES: dict[str, str] = {}  # a fragment of the submission's file name -> the message
 

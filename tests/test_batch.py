@@ -11,7 +11,8 @@ import nbformat
 import pytest
 import variants
 
-from autograder import batch, limits, settings
+from autograder import batch, cluster, settings
+from hw7core import limits
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +134,7 @@ def test_batch_survives_bad_submissions_and_writes_consistent_reports(tmp_path, 
 
 def test_pack_round_trip(tmp_path, solution, quick_configs):
     folder = variants.write(tmp_path / "s", solution, *quick_configs)
-    name, data = batch.pack(folder)
+    name, data = cluster.pack(folder)
     assert name == "s.zip"
     (tmp_path / name).write_bytes(data)
     with zipfile.ZipFile(tmp_path / name) as zf:
@@ -207,7 +208,7 @@ def test_one_hostile_submission_changes_nobody_elses_grade(tmp_path, solution, q
     import parent_only
     from test_written import HIDDEN_BRACKETS, SIMPLIFY_BOMB
 
-    from autograder import kl_hint
+    from autograder.staff import kl_hint
 
     parent_only.install(monkeypatch, {"surrogate": "ValueError: bad value \ud800 in your code"})
     monkeypatch.setattr(kl_hint, "CHECK_S", 5.0)

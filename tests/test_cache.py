@@ -1,4 +1,4 @@
-"""The outcome cache (autograder/cache.py): a regrade reuses what the children observed of unchanged
+"""The outcome cache (autograder/run/cache.py): a regrade reuses what the children observed of unchanged
 code, re-runs a child when anything in the key changed, never trusts a bad entry, and gives the same
 scores as grading without it.  Quick parts only, plus one short re-training (undertrained.zip).
 """
@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 import variants
 
-from autograder import cache, checks, cli, grader, sandbox
+from autograder import cli, grader
+from autograder import judges as checks
 from autograder.grader import grade
-from autograder.sandbox import Outcome
+from autograder.run import cache, sandbox
+from autograder.run.sandbox import Outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "airfoils.npz"
@@ -87,7 +89,7 @@ def test_any_change_to_what_the_child_runs_with_misses(tmp_path, monkeypatch, wh
     elif what == "threads":
         monkeypatch.setattr(sandbox, "_clean_env", lambda scratch: {"OMP_NUM_THREADS": "2"})
     elif what == "isolation":  # e.g. a stricter sandbox, where some code behaves differently
-        from autograder import isolation
+        from autograder.run import isolation
 
         stricter = isolation.Isolation("bubblewrap", True, "separate process, bubblewrap sandbox")
         monkeypatch.setattr(isolation, "current", lambda: stricter)
@@ -146,7 +148,7 @@ def test_a_corrupt_or_foreign_entry_is_ignored_with_a_warning_and_run_again(stor
         path.write_text(json.dumps({**entry, "outcome": {**entry["outcome"], "ok": "yes"}}))
     else:
         path.write_bytes(b" " * (cache.ENTRY_MAX_BYTES + 1))
-    with caplog.at_level(logging.WARNING, logger="autograder.cache"):
+    with caplog.at_level(logging.WARNING, logger="autograder.run.cache"):
         assert store.get(JOB, 30.0) is None
     assert "ignored cache entry" in caplog.text and str(path) in caplog.text
     fresh = Outcome(True, {"observations": {"dkl": [1.0]}}, "", 2.0)

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder import cells
+from hw7core import cells
 
 
 def nb(*sources):
@@ -78,8 +78,8 @@ def test_untagged_notebook_and_non_code_cells():
 
 def test_readiness_blocks_what_cannot_run_and_keeps_what_can():
     """One rule for grader and handout: a broken VAE leaves 2.1 partly runnable and blocks 2.3."""
-    from autograder import parts, readiness
-    from autograder.intake import Submission
+    from hw7core import parts, readiness
+    from hw7core.intake import Submission
 
     def notebook(*sources):
         return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
@@ -110,8 +110,8 @@ def test_readiness_blocks_what_cannot_run_and_keeps_what_can():
 ])
 def test_notebook_configs_are_bounded_literals_or_refused_with_a_reason(value, reason):
     """Issue 18, item 3: the parent evaluates notebook configs; a gigabit integer held it (and the GIL)."""
-    from autograder import readiness
-    from autograder.intake import Submission
+    from hw7core import readiness
+    from hw7core.intake import Submission
 
     notebook = nb(f"# AUTOGRADED\ntrain_config = {value}\nmodel_config = dict(input_size=200, latent_size=10)\n")
     code = cells.find_graded_cells(notebook)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import variants
 
-from autograder import batch, cli, cluster
+from autograder import KIT_ROOT, batch, cli, cluster
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,3 +197,25 @@ def test_results_come_back_as_checked_json_text_never_as_objects():
                         (" " * (cluster.RESULTS_MAX_CHARS + 1), "larger than")]:
         with pytest.raises(ValueError, match=why):
             cluster.results_from_wire(answer)
+
+
+# A worker is checked against the version of every file the grading runs: a judge or an observer in a
+# subpackage, the shared core, the frozen reference.  (Issue 19: only the top-level autograder/*.py counted.)
+@pytest.mark.parametrize("changed", ["autograder/judges/dkl.py", "autograder/run/child/model.py",
+                                     "hw7core/intake.py", "hw7core/quality_reference.npz", "HW7_utils.py"])
+def test_kit_version_changes_with_any_graded_file(tmp_path, changed):
+    kit = tmp_path / "kit"
+    for package in cluster.GRADED_PACKAGES:
+        shutil.copytree(KIT_ROOT / package, kit / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(KIT_ROOT / "HW7_utils.py", kit)
+    before = cluster.kit_version(kit)
+    assert cluster.kit_version(kit) == before  # deterministic
+    with open(kit / changed, "ab") as handle:
+        handle.write(b"\n")
+    assert cluster.kit_version(kit) != before
+
+
+def test_kit_version_is_of_this_kit():
+    assert cluster.kit_version() == cluster.kit_version(KIT_ROOT)
+    assert {Path("HW7_utils.py"), Path("autograder/judges/dkl.py"), Path("hw7core/quality_reference.npz")} <= set(
+        cluster.kit_files())

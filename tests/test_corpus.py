@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import make_corpus
 import pytest
 
-from autograder import limits
 from autograder.grader import grade
+from hw7core import limits
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import textwrap
 import pytest
 import variants
 
-from autograder import limits
 from autograder.grader import grade
+from hw7core import limits
 
 QUICK = ("1.4", "2.1", "2.2")
 FULL = {"1.4": 5, "2.1": 50, "2.2": 10}

@@ -12,7 +12,7 @@ import pytest
 import unprivileged
 import variants
 
-from autograder import bwrap
+from autograder.run import bwrap
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="Gradescope's layout test needs root (as there)")
 
@@ -27,7 +27,8 @@ def test_zip_layout(autograder_zip):
         names = zf.namelist()
         modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in zf.infolist()}
     assert {"setup.sh", "run_autograder", "requirements.txt", "HW7_utils.py", "autograder/grader.py",
-            "autograder/child/__main__.py", "autograder/quality_reference.npz", "scripts/build_dataset.py"} <= set(names)
+            "autograder/run/child/__main__.py", "hw7core/quality_reference.npz", "hw7core/intake.py",
+            "scripts/build_dataset.py"} <= set(names)
     assert modes["run_autograder"] == 0o755 and modes["setup.sh"] == 0o755
     assert not any(n.startswith(("solutions/", "tests/", "data/")) for n in names)
 
@@ -72,7 +73,7 @@ def test_reference_submission(tmp_path, autograder_zip, root):
 @pytest.mark.parametrize("isolation", ["bubblewrap", "separate user"])
 def test_hostile_submission_cannot_read_the_grader_or_write_results(tmp_path, autograder_zip, root, isolation):
     gs = _layout(tmp_path, autograder_zip, root / "data")
-    secret = gs / "source" / "autograder" / "checks" / "probes.py"
+    secret = gs / "source" / "autograder" / "judges" / "probes.py"
     fake = gs / "results" / "results.json"
     solution = variants.load_solution()
     nb = variants.replace(solution, "D_KL", textwrap.dedent(f"""

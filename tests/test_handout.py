@@ -27,16 +27,16 @@ EXPECTED = {
     "README.md", "requirements.txt", "environment.yml", "HW7.ipynb", "HW7_utils.py",
     "data/airfoils.npz", "data/airfoils_report.txt", "data/DATA.md",
     "templates/latex_unicode/conf.json", "templates/latex_unicode/index.tex.j2",
-    "hw7_check/__init__.py", "hw7_check/__main__.py", "hw7_check/check.py", "hw7_check/public_child.py",
-    "hw7_check/student_check.py", "hw7_check/public_tests.json", "hw7_check/intake.py", "hw7_check/cells.py", "hw7_check/limits.py",
-    "hw7_check/sample_quality.py", "hw7_check/quality_reference.npz", "hw7_check/readiness.py",
-    "hw7_check/parts.py", "hw7_check/quality_metrics.py", "hw7_check/quality_report.py",
+    "hw7core/__init__.py", "hw7core/__main__.py", "hw7core/check.py", "hw7core/public_child.py",
+    "hw7core/public_tests.json", "hw7core/intake.py", "hw7core/cells.py", "hw7core/limits.py",
+    "hw7core/sample_quality.py", "hw7core/quality_reference.npz", "hw7core/readiness.py",
+    "hw7core/parts.py", "hw7core/quality_metrics.py", "hw7core/quality_report.py",
 }
-GRADER_ONLY = ("checks.py", "grader.py", "retrain.py", "sandbox.py", "table.py", "probes.py", "dkl.py", "vae.py",
+GRADER_ONLY = ("checks.py", "grader.py", "retrain.py", "samples.py", "sandbox.py", "table.py", "probes.py", "dkl.py", "vae.py",
                "train.py", "runtime.py", "model.py", "loops.py", "retraining.py")
 # Hidden tests, their probes, reference code
-SECRET_MODULES = ("checks/table.py", "checks/probes.py", "checks/dkl.py", "checks/vae.py", "checks/train.py",
-                  "child/model.py", "child/loops.py", "child/retraining.py", "retrain.py")
+SECRET_MODULES = ("judges/table.py", "judges/probes.py", "judges/dkl.py", "judges/vae.py", "judges/train.py",
+                  "run/child/model.py", "run/child/loops.py", "run/child/retraining.py", "judges/samples.py")
 N_ITERS = 150
 
 
@@ -63,7 +63,7 @@ def clean_env() -> dict[str, str]:
 
 
 def run_check(folder: Path, target: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hw7_check", str(target)], cwd=folder, env=clean_env(),
+    return subprocess.run([sys.executable, "-m", "hw7core", str(target)], cwd=folder, env=clean_env(),
                           capture_output=True, text=True, timeout=600)
 
 
@@ -90,13 +90,13 @@ def test_handout_holds_exactly_what_a_student_needs(built):
     assert files["HW7.ipynb"] == (ROOT / "notebooks" / "HW7.ipynb").read_bytes()
     assert files["data/airfoils.npz"] == DATA.read_bytes()
     assert "UIUC Airfoil Coordinates Database" in files["data/DATA.md"].decode()
-    # The check and the scorer are the grader's own modules, byte for byte.
-    for name in make_handout.SHARED_GRADER_FILES:
-        assert files[f"hw7_check/{name}"] == (ROOT / "autograder" / name).read_bytes(), name
+    # The check and the scorer are the shared core's own files, byte for byte.
+    for name, source in make_handout.core_files().items():
+        assert files[name] == source.read_bytes(), name
     requirements = files["requirements.txt"].decode()
     assert "torch>=2" in requirements and "download.pytorch.org/whl/cpu" in requirements
     assert "==" not in requirements  # not the grading pins
-    public = json.loads(files["hw7_check/public_tests.json"])
+    public = json.loads(files["hw7core/public_tests.json"])
     assert set(public) == {"1.4", "2.1", "2.2"} and "0.9318599700927734" in public["1.4"]
 
 
@@ -117,12 +117,12 @@ def test_handout_holds_no_solution_code(built):
 
 
 def test_handout_holds_no_hidden_checks(built):
-    from autograder import checks
+    from autograder import judges as checks
 
     files = text_files(built)
     assert not any(name.rsplit("/", 1)[-1] in GRADER_ONLY for name in files)
-    shared = {line.strip() for name in make_handout.SHARED_GRADER_FILES if name.endswith(".py")
-              for line in (ROOT / "autograder" / name).read_text().splitlines()}
+    shared = {line.strip() for name, source in make_handout.core_files().items() if name.endswith(".py")
+              for line in source.read_text().splitlines()}
     for module in SECRET_MODULES:
         private = {line.strip() for line in (ROOT / "autograder" / module).read_text().splitlines()
                    if len(line.strip()) >= 30} - shared
@@ -163,9 +163,7 @@ def _submission(folder: Path, nb: nbformat.NotebookNode, model: str | None, trai
 
 def test_check_blocks_the_parts_the_grader_blocks(built, tmp_path, monkeypatch):
     from autograder import grader
-
-    monkeypatch.syspath_prepend(str(built / "handout" / "HW7"))
-    handout_check = importlib.import_module("hw7_check.student_check")
+    from hw7core import check as handout_check  # the handout ships this package byte for byte (test above)
     solution = nbformat.read(ROOT / "solutions" / "HW7.ipynb", as_version=4)
     untagged = nbformat.from_dict(solution)
     next(c for c in untagged.cells if c.id == "D_KL").source = "def D_KL(mu, logvar):\n    return mu"
@@ -212,7 +210,7 @@ def both_checks(built, zip_path, monkeypatch, capsys) -> dict[str, tuple[int, st
     from autograder import grader
 
     monkeypatch.syspath_prepend(str(built / "handout" / "HW7"))
-    handout_check = importlib.import_module("hw7_check.check")
+    handout_check = importlib.import_module("hw7core.check")
     reports = {}
     for name, run in (("handout", handout_check.main), ("kit", grader.check)):
         capsys.readouterr()
@@ -239,7 +237,8 @@ def test_check_says_which_configs_are_trained_and_asks_nothing_the_grade_does_no
     model_config is built from a helper variable, and train_VAE does not return its tracker (10/10)."""
     import variants
 
-    from autograder import grader, limits
+    from autograder import grader
+    from hw7core import limits
 
     solution = variants.load_solution()
     nb = variants.edit(solution, "train_VAE", "    progress.close()\n    return tracker", "    progress.close()")
@@ -264,7 +263,9 @@ def test_check_gives_the_graders_hint_and_one_verdict_per_problem(built, tmp_pat
     train_config.yaml (the notebook's cannot be read) is one problem, not one per part it blocks."""
     import variants
 
-    from autograder import grader, limits, student_check
+    from autograder import grader
+    from hw7core import check as student_check
+    from hw7core import limits
 
     solution = variants.load_solution()
     nb = variants.replace(solution, "D_KL", "def D_KL(mu, logvar):\n"
@@ -282,8 +283,8 @@ def test_check_gives_the_graders_hint_and_one_verdict_per_problem(built, tmp_pat
 
 
 def test_check_submission_runs_the_one_check_in_the_kit_and_in_the_handout(built, monkeypatch, tmp_path):
-    """No switch between two checks: HW7_utils runs student_check.py wherever it sits (the kit's autograder/
-    or the handout's hw7_check/, the same file)."""
+    """No switch between two checks: HW7_utils runs hw7core's check in the kit and in the handout, the
+    same file (the handout ships hw7core whole)."""
     import HW7_utils
 
     ran = []
@@ -293,9 +294,9 @@ def test_check_submission_runs_the_one_check_in_the_kit_and_in_the_handout(built
     assert HW7_utils.check_submission(tmp_path / "HW7_submission.zip") is True
     monkeypatch.setattr(HW7_utils, "KIT_ROOT", built / "handout" / "HW7")
     assert HW7_utils.check_submission(tmp_path / "HW7_submission.zip") is True
-    assert [command[1:3] for command in ran] == [["-m", "autograder.student_check"], ["-m", "hw7_check.student_check"]]
-    assert (built / "handout" / "HW7" / "hw7_check" / "student_check.py").read_bytes() == (
-        ROOT / "autograder" / "student_check.py").read_bytes()
+    assert [command[1:3] for command in ran] == [["-m", "hw7core"], ["-m", "hw7core"]]
+    assert (built / "handout" / "HW7" / "hw7core" / "check.py").read_bytes() == (
+        ROOT / "hw7core" / "check.py").read_bytes()
 
 
 # ------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import zipfile
 import nbformat
 import pytest
 
-from autograder import intake
+from hw7core import intake
 
 
 def _zip(path, members: dict, links=()):

@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 import variants
 
-from autograder import decoder_draw, retrain, sample_quality, sandbox, summary
 from autograder.grader import grade
+from autograder.judges import samples as retrain
+from autograder.reports import summary
+from autograder.run import decoder_draw, sandbox
+from hw7core import sample_quality
 
 SMALL_MODEL = {"input_size": 200, "hidden_sizes": [64], "latent_size": 10}
 
@@ -154,7 +157,7 @@ def train_VAE(model, train_dataset, **kwargs):
     for module in list(sys.modules.values()):
         if callable(getattr(module, "reference_train", None)):
             return module.reference_train(model, train_dataset, tracker_cls=VAE_Tracker, **kwargs)
-    for name in ("child.reference_training", "autograder.reference_training", "reference_training"):
+    for name in ("child.reference_training", "autograder.run.reference_training", "reference_training"):
         try:
             return importlib.import_module(name).reference_train(model, train_dataset, tracker_cls=VAE_Tracker,
                                                                  **kwargs)
@@ -213,7 +216,7 @@ def test_weights_pasted_as_a_literal_are_flagged_for_review(solution):
 # the evaluator: the grader's own draw from the graph
 # ------------------------------------------------------------------------------------------------
 def _exported(decoder, latent=10):
-    from autograder.child import retraining, runtime
+    from autograder.run.child import retraining, runtime
 
     runtime.JOB.clear()
     runtime.JOB["model_config"] = {"latent_size": latent}
@@ -304,7 +307,7 @@ def test_a_regrade_reuses_the_draw_from_the_cache(tmp_path, monkeypatch, dataset
     the evaluator (its start is most of what a regrade from the cache would cost)."""
     import torch
 
-    from autograder import cache
+    from autograder.run import cache
 
     store = cache.Store(tmp_path / "cache", cache.sandbox.KIT_ROOT / "data" / "airfoils.npz")
     graph, z = _exported(torch.nn.Linear(10, 200)), decoder_draw.latents(b"k", 10)
@@ -319,7 +322,7 @@ def test_a_decoder_under_another_name_is_exported():
     one sub-module that maps latent vectors to 200 values is exported, and 2.3 stays verified."""
     import torch
 
-    from autograder.child import retraining, runtime
+    from autograder.run.child import retraining, runtime
 
     class VAE(torch.nn.Module):
         def __init__(self):

@@ -17,14 +17,17 @@ import pytest
 import unprivileged
 import variants
 
-from autograder import KIT_ROOT, bwrap, isolation, rows, summary
-from autograder.rows import Row
+from autograder import KIT_ROOT
+from autograder.reports import summary
+from autograder.results import rows
+from autograder.results.rows import Row
+from autograder.run import bwrap, isolation
 
 PARTS = "1.4,2.1"  # the quick parts: no re-training
 GOOD_DKL = "(0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean()"
 DRIVER = """
 import json, sys
-from autograder import isolation
+from autograder.run import isolation
 from autograder.grader import grade
 print(json.dumps(isolation.announce().to_dict()), flush=True)
 for pair in sys.argv[2:]:
@@ -43,14 +46,14 @@ class World:
         self.home.mkdir()
         self.bashrc = self.home / ".bashrc"
         self.bashrc.write_text("# the TA's shell setup\n")
-        shutil.copytree(KIT_ROOT / "autograder", self.kit / "autograder",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        for package in ("autograder", "hw7core"):
+            shutil.copytree(KIT_ROOT / package, self.kit / package, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy(KIT_ROOT / "HW7_utils.py", self.kit)
         (self.kit / "solutions").mkdir()
         shutil.copy(KIT_ROOT / "solutions" / "HW7.ipynb", self.kit / "solutions")
         (self.kit / "data").mkdir()
         shutil.copy(KIT_ROOT / "data" / "airfoils.npz", self.kit / "data")
-        self.checks = self.kit / "autograder" / "checks" / "probes.py"
+        self.checks = self.kit / "autograder" / "judges" / "probes.py"
         solution = variants.load_solution()
         self.cheap = variants.write(self.subs / "cheap", solution)
         self.hostile = variants.write(self.subs / "hostile", variants.replace(solution, "D_KL", self._attack(port)))

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder import leaderboard, settings
 from autograder import results as model
-from autograder.quality_report import QualityReport
-from autograder.rows import Row
+from autograder import settings
+from autograder.results import leaderboard
+from autograder.results.rows import Row
+from hw7core.quality_report import QualityReport
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sample_results.json"
 

@@ -4,9 +4,9 @@ import csv
 
 import pytest
 
-from autograder import lms
 from autograder import results as model
-from autograder.rows import Row
+from autograder.results.rows import Row
+from autograder.staff import lms
 
 
 def _row(ident, score, status="graded", name="", email="", sid=""):

@@ -26,13 +26,13 @@ import run_notebook
 from conftest import ROOT
 from nbclient.exceptions import CellExecutionError
 
-from autograder.checks import table
+from autograder.judges import table
 
 SOLUTION = ROOT / "solutions" / "HW7.ipynb"
 STUDENT = ROOT / "notebooks" / "HW7.ipynb"
 
 # grade_id -> points, for the code cells the autograder finds by their first line: the points of the
-# grader's tests of the names each cell defines (autograder/checks/table.py).
+# grader's tests of the names each cell defines (autograder/judges/table.py).
 CELL_NAMES = {"D_KL": ("D_KL",), "Encoder": ("Encoder",), "Decoder": ("Decoder",), "VAE": ("VAE",),
               "train_VAE": ("train_VAE",), "configs": ("model_config", "train_config")}
 AUTOGRADED = {grade_id: int(table.points_for(names)) for grade_id, names in CELL_NAMES.items()}
@@ -277,7 +277,7 @@ def test_solution_runs_top_to_bottom_with_its_real_configs(tmp_path):
     cells = {c.id: c for c in nb.cells}
     assert any("image/png" in o.get("data", {}) for o in cells["train"].outputs)
     assert any("image/png" in o.get("data", {}) for o in cells["samples"].outputs)
-    # The kit copy has neither the handout's hw7_check nor the autograder: both cells say so.
+    # The kit copy has neither the handout's hw7core nor the autograder: both cells say so.
     check_text = "".join(o.get("text", "") for o in cells["check"].outputs)
     assert "is not next to HW7_utils.py, so it cannot run here" in check_text
     score_text = "".join(o.get("text", "") for o in cells["sample_score"].outputs)

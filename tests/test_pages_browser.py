@@ -15,9 +15,10 @@ import pytest
 import variants
 from browser import Browser, executable
 
-from autograder import leaderboard, lms, reports, similarity, written
-from autograder.results import Results
-from autograder.rows import Row
+from autograder import reports
+from autograder.results import Results, leaderboard
+from autograder.results.rows import Row
+from autograder.staff import lms, similarity, written
 
 pytestmark = pytest.mark.skipif(executable() is None, reason="headless Chromium is not installed "
                                 "(Debian: apt-get install chromium; .ci/run installs it)")
@@ -124,7 +125,7 @@ def test_written_sheet_saves_the_scores_offline_and_they_read_back(browser, tmp_
     written_scores.csv (from a Blob, no request), and make grade reads the same scores back."""
     import time
 
-    from autograder import written_scores
+    from autograder.results import written_scores
 
     page = tmp_path / "written.html"
     page.write_text(written.grading_sheet_html([

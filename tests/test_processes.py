@@ -1,4 +1,4 @@
-"""A child's processes (autograder/processes.py): found wherever they went, their CPU time, all of them ended."""
+"""A child's processes (autograder/run/processes.py): found wherever they went, their CPU time, all of them ended."""
 
 import os
 import subprocess
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from autograder import isolation, processes
+from autograder.run import isolation, processes
 
 LINUX = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
 SPIN = "import time\nend = time.process_time() + 1.0\nwhile time.process_time() < end: pass\ntime.sleep(30)"

@@ -2,7 +2,7 @@
 
 import variants
 
-from autograder import cells, intake, readiness
+from hw7core import cells, intake, readiness
 
 # The solution's notebook holds a valid model_config (hidden sizes [512, 256, 128]).
 NO_INPUT_SIZE = b"latent_size: 10\nhidden_sizes: [16]\n"

@@ -10,11 +10,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 
-from autograder import figures, pages, reports, summary
+from autograder import reports
 from autograder import results as model
-from autograder import rows as row_model
-from autograder.parts import POINTS as PART_POINTS
+from autograder.reports import figures, pages, summary
 from autograder.results import Results
+from autograder.results import rows as row_model
+from hw7core.parts import POINTS as PART_POINTS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sample_results.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -52,8 +52,8 @@ def _extra_written_by_a_grading() -> Results:
     from dataclasses import asdict
     from pathlib import Path
 
-    from autograder import retrain
-    from autograder.isolation import Isolation
+    from autograder.judges import samples as retrain
+    from autograder.run.isolation import Isolation
 
     fixture = json.loads((Path(__file__).parent / "fixtures" / "sample_results.json").read_text())
     results = graded()
@@ -67,9 +67,9 @@ def _extra_written_by_a_grading() -> Results:
 
 
 def test_extra_data_reads_back_as_the_dataclasses_that_wrote_it(tmp_path):
-    from autograder import retrain
-    from autograder.extra_data import ExtraData
-    from autograder.isolation import Isolation
+    from autograder.judges import samples as retrain
+    from autograder.results.extra_data import ExtraData
+    from autograder.run.isolation import Isolation
 
     written = _extra_written_by_a_grading()
     extra = ExtraData.from_dict(Results.read(written.write(tmp_path / "results.json")).extra)
@@ -84,13 +84,13 @@ def test_extra_data_reads_back_as_the_dataclasses_that_wrote_it(tmp_path):
                        "train_seconds": float("nan"), "curves": [1], "samples": [1, 2]},
 ])
 def test_missing_or_malformed_extra_data_reads_as_none(damage):
-    from autograder.extra_data import ExtraData
+    from autograder.results.extra_data import ExtraData
 
     assert ExtraData.from_dict(damage) == ExtraData()
 
 
 def test_a_quality_value_that_was_not_finite_reads_back_as_the_fields_default():
-    from autograder.quality_report import QualityReport
+    from hw7core.quality_report import QualityReport
 
     report = QualityReport.from_dict({"points": 0, "band": "invalid", "reason": "NaN samples", "sigma_med": None,
                                       "n_valid": "3"})
@@ -99,7 +99,7 @@ def test_a_quality_value_that_was_not_finite_reads_back_as_the_fields_default():
 
 # --- a batch row holds its results parsed once -----------------------------------------------------------
 def test_a_row_reads_its_results_json_once_into_the_model(tmp_path):
-    from autograder.rows import Row, load_row
+    from autograder.results.rows import Row, load_row
 
     path = graded().write(tmp_path / "s1" / "results.json")
     row = load_row(path, "s1", name="Ada", email="ada@u.edu", sid=None)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import variants
 
-from autograder import limits
 from autograder.grader import grade
+from hw7core import limits
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +105,8 @@ def test_check_command(solution, tmp_path, root):
 def test_a_missing_loop_leaves_the_model_to_the_reference_training():
     """The student's own run no longer borrows the grader's loop (issue 21): a missing train_VAE gives no
     model there, and the reference training (its own job) trains the model; a missing VAE stays final."""
-    from autograder import retrain
-    from autograder.sandbox import Outcome
+    from autograder.judges import samples as retrain
+    from autograder.run.sandbox import Outcome
 
     no_loop = retrain.judge(Outcome(True, {"observations": {"missing": ["train_VAE"]}}))
     assert no_loop.no_model and not no_loop.model_broken

@@ -1,4 +1,4 @@
-"""Acceptance suite for part 2.3's sample-quality score (autograder/sample_quality.py).
+"""Acceptance suite for part 2.3's sample-quality score (hw7core/sample_quality.py).
 
 Every case draws with a fixed seed; the bands asserted are the rubric's: smooth and diverse 15,
 a bit noisy 8-12, collapsed 5, too rough or not airfoils 0.
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from autograder import cli
-from autograder import sample_quality as sq
-from autograder.quality_metrics import roughness
+from hw7core import sample_quality as sq
+from hw7core.quality_metrics import roughness
 
 SEEDS = (0, 1, 2)
 

@@ -6,8 +6,8 @@ import textwrap
 import pytest
 import variants
 
-from autograder import isolation
 from autograder.grader import grade
+from autograder.run import isolation
 
 NAMESPACES = isolation.uses_bwrap() or bool(isolation.namespace_prefix())
 GOOD_DKL = "(0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean()"
@@ -104,7 +104,7 @@ def test_environment_is_scrubbed(solution, tmp_path, monkeypatch):
 
 
 def test_a_part_stopped_by_the_wall_clock_backstop_says_so_and_is_not_cached():
-    from autograder import cache, sandbox
+    from autograder.run import cache, sandbox
 
     budget = sandbox.Budget(wall_s=20.0)
     assert sandbox.backstop_s(budget) == 60.0 and sandbox.backstop_s(sandbox.Budget(wall_s=600.0)) == 660.0

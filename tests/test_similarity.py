@@ -12,7 +12,7 @@ import nbformat
 import pytest
 import variants
 
-from autograder import similarity
+from autograder.staff import similarity
 
 THRESHOLD = 0.5  # grading.yaml's default
 

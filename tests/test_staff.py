@@ -14,7 +14,7 @@ import pytest
 
 from autograder import batch, settings
 from autograder.results import Results
-from autograder.rows import Row
+from autograder.results.rows import Row
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "sample_results.json").read_text(encoding="utf-8"))
 FIXTURE["extra_data"] = {}  # no figures to draw: these tests are about the staff files
@@ -122,7 +122,7 @@ def test_written_scores_adjustments_and_late_days_reach_every_output(tmp_path, m
 
 
 def num(value):
-    from autograder.pages import num as shown
+    from autograder.reports.pages import num as shown
 
     return shown(value)
 
@@ -208,7 +208,7 @@ def test_bad_adjustment_files_are_named_and_nothing_else_is_lost(tmp_path, monke
 
 
 def test_extensions_and_gradescope_times(tmp_path, monkeypatch):
-    from autograder import late
+    from autograder.results import late
 
     course = settings.Settings(due="2026-11-20 23:59 -08:00", late_penalty_per_day=10, late_penalty_cap=25)
     (tmp_path / "extensions.csv").write_text("submission,days\nbob,2\nbob,3\nada,x\n", encoding="utf-8")
@@ -223,7 +223,8 @@ def test_extensions_and_gradescope_times(tmp_path, monkeypatch):
 
 
 def test_every_csv_cell_is_defused_against_formulas(tmp_path, monkeypatch):
-    from autograder import csvsafe, lms
+    from autograder.results import csvsafe
+    from autograder.staff import lms
 
     assert csvsafe.cell(HOSTILE) == "'" + HOSTILE and csvsafe.cell("-1.5") == "-1.5"
     assert csvsafe.cell("@SUM(A1)") == "'@SUM(A1)" and csvsafe.cell("Ada") == "Ada"
@@ -254,7 +255,8 @@ def test_an_adjustment_survives_a_forced_regrade(tmp_path, monkeypatch):
     adjustments file applies again."""
     import variants
 
-    from autograder import grader, parts
+    from autograder import grader
+    from hw7core import parts
 
     real_grade = grader.grade
     monkeypatch.setattr(grader, "grade", lambda *a, **k: real_grade(*a, **k, parts=parts.QUICK))
@@ -288,7 +290,7 @@ def test_bad_late_and_lms_settings_keep_their_defaults_and_say_so(tmp_path):
 
 
 def test_similarity_csv_is_defused_too(tmp_path):
-    from autograder import similarity
+    from autograder.staff import similarity
 
     pair = similarity.Pair("@SUM_A1", "-cmd", 0.9, 0.9, 10)
     similarity.write_csv([pair], 0.5, tmp_path / "similarity.csv")
@@ -296,7 +298,7 @@ def test_similarity_csv_is_defused_too(tmp_path):
 
 
 def test_gradescope_submission_times_reach_the_late_policy(tmp_path):
-    from autograder import late
+    from autograder.results import late
 
     (tmp_path / "submission_1").mkdir()
     (tmp_path / "submission_metadata.yml").write_text(

@@ -1,6 +1,6 @@
 """The one student check's pure parts (its whole runs are in test_handout.py)."""
 
-from autograder import student_check
+from hw7core import check as student_check
 
 
 def test_config_differences_name_each_setting_and_ignore_tuple_vs_list():

@@ -11,9 +11,10 @@
 import pytest
 import variants
 
-from autograder import checks, retrain
+from autograder import judges as checks
 from autograder import results as results_module
 from autograder.grader import grade
+from autograder.judges import samples as retrain
 
 NO_STEP_ITERS = 600
 
@@ -109,7 +110,7 @@ def test_syntax_error_in_vae_keeps_the_encoder_and_decoder_points(solution, conf
 
 
 def test_the_worst_case_retraining_time_is_stated_where_instructors_and_students_read(root):
-    from autograder import retrain
+    from autograder.judges import samples as retrain
 
     minutes = f"{retrain.total_budget_s() / 60:g} minutes"
     assert minutes == "15 minutes"

@@ -22,9 +22,10 @@ from pathlib import Path
 import pytest
 import variants
 
-from autograder import bwrap, cache, isolation, limits, sandbox, workdirs
 from autograder.grader import grade
-from autograder.sandbox import Outcome
+from autograder.run import bwrap, cache, isolation, sandbox, workdirs
+from autograder.run.sandbox import Outcome
+from hw7core import limits
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the separate-user level exists only when grading as root")
 GOOD_DKL = "(0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean()"

@@ -1,11 +1,11 @@
-"""autograder.written: the final-expression finder, the KL hint and the TA's grading sheet."""
+"""autograder.staff.written: the final-expression finder, the KL hint and the TA's grading sheet."""
 
 import re
 
 import pytest
 
-from autograder.kl_hint import KLCheck, check_kl_answer, final_expression
-from autograder.written import grading_sheet_html
+from autograder.staff.kl_hint import KLCheck, check_kl_answer, final_expression
+from autograder.staff.written import grading_sheet_html
 
 CORRECT = [
     r"$$\frac{1}{2}\left(\mu^2 + \sigma^2 - 1 - \ln \sigma^2\right)$$",
@@ -216,8 +216,8 @@ def test_sheet_with_no_entries():
 def test_answers_are_found_in_the_notebooks_by_grade_id(root):
     import nbformat
 
-    from autograder.kl_hint import check_kl_answer
-    from autograder.written import answers_from_notebook
+    from autograder.staff.kl_hint import check_kl_answer
+    from autograder.staff.written import answers_from_notebook
 
     solution = answers_from_notebook(nbformat.read(str(root / "solutions" / "HW7.ipynb"), as_version=4))
     assert check_kl_answer(solution["q1_4"]).verdict == "equivalent"
@@ -277,7 +277,7 @@ def test_a_long_answer_is_not_checked_and_shown_unrendered():
 @pytest.mark.timeout(120)
 def test_sympy_runs_under_a_time_limit(monkeypatch):
     """Issue 18, item 4: a short final expression can keep simplify busy for hours; it gets CHECK_S."""
-    from autograder import kl_hint
+    from autograder.staff import kl_hint
 
     assert check_kl_answer(CORRECT[0]).verdict == "equivalent"  # the worker is up: the limit is for checking
     monkeypatch.setattr(kl_hint, "CHECK_S", 5.0)

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from autograder import bwrap
+from autograder.run import bwrap
 
 TEST_USER = "nobody"  # exists everywhere; the tests give it its own home and kit in a temporary folder
 

@@ -1,0 +1,112 @@
+"""Part 2.2, train_VAE: each loop probe (probes.LOOP_PROBES) is checked, then each test scores the
+share of the probes it passed."""
+
+from __future__ import annotations
+
+from autograder.judges.common import Verdict, close
+from autograder.judges.probes import LOOP_PROBES, LoopProbe
+from hw7core.limits import TOL_SAME, TOL_TRAINING
+
+# The two conventions for the prior loss: the KL of N(mu, exp(logvar)) from N(0, I), averaged over the
+# batch, and averaged (the notebook's D_KL) or summed over the latent dimensions.  The notebook calls
+# them equivalent (the sum only rescales beta by d), so either earns 2.2.3; the name goes in the message.
+CONVENTIONS = {"mean": "averaged over the latent dimensions, as D_KL", "sum": "summed over the latent dimensions"}
+TESTS_BY_CHECK = {"2.2.1": "runs", "2.2.2": "zero", "2.2.3": "loss", "2.2.5": "tracker"}
+
+
+def prior_convention(run: dict, n_iters: int, beta: float) -> str | None:
+    """"mean" or "sum" when every iteration's loss is rec + beta * KL in that convention (values tracked
+    and gradients backpropagated), else None.  The expected values come from the reference D_KL."""
+    tracker = run.get("tracker") or {}
+    rec, prior, total = tracker.get("rec") or [], tracker.get("prior") or [], tracker.get("total") or []
+    exp_rec, exp_prior, exp_grad = (run.get(k) or [] for k in ("expected_rec", "expected_prior", "expected_grad"))
+    hook = run.get("hook_grads") or []
+    if not (len(total) == len(exp_rec) == n_iters and len(hook) == len(exp_grad) > 0):
+        return None
+    dims = run.get("latent_dims")
+    for name, scale in (("mean", 1.0), ("sum", float(dims) if isinstance(dims, int) and dims > 1 else None)):
+        if scale is None:
+            continue
+        loss_ok = all(
+            close(r, er, TOL_TRAINING) and ep is not None and close(p, scale * ep, TOL_TRAINING) and close(t, r + beta * p, TOL_TRAINING)
+            for r, p, t, er, ep in zip(rec, prior, total, exp_rec, exp_prior))
+        grads_ok = all(g is not None and close(h, scale * g, TOL_TRAINING) for h, g in zip(hook, exp_grad))
+        if loss_ok and grads_ok:
+            return name
+    return None
+
+
+def loop_checks(run: dict, probe: LoopProbe) -> dict[str, str | None]:
+    """Each check of one probe run -> None when right, else what went wrong ("convention": the KL's)."""
+    n_iters, batch = probe.n_iters, probe.batch_size
+    if run.get("error"):
+        return dict.fromkeys(("runs", "zero", "loss", "tracker"), f"train_VAE raised {run['error']}")
+    verdict: dict[str, str | None] = {}
+    steps = run.get("steps")
+    verdict["runs"] = None if steps == n_iters and run.get("forward_calls") == n_iters else (
+        f"with n_iters={n_iters}, expected {n_iters} forward passes and optimizer steps, got "
+        f"{run.get('forward_calls')} and {steps} (loop over the DataLoader again until n_iters)")
+    if verdict["runs"] is None and any(b != batch for b in run.get("batches", [])[:3]):
+        verdict["runs"] = f"batches should have batch_size={batch} rows (got {run.get('batches', [])[:3]})"
+    at_step, hook = run.get("grad_at_step") or [], run.get("hook_grads") or []
+    zeroed = len(at_step) == len(hook) > 0 and all(
+        a is not None and close(a, h, TOL_SAME) for a, h in zip(at_step, hook))
+    verdict["zero"] = None if zeroed else "gradients accumulate across iterations: call optimizer.zero_grad() every step"
+    total = (run.get("tracker") or {}).get("total") or []
+    convention = prior_convention(run, n_iters, probe.beta)
+    verdict["loss"] = None if convention else (
+        "the loss must be rec_loss_fn(y_hat, y) + beta * D_KL(mu, logvar) (or the KL summed over the latent "
+        "dimensions), averaged over the batch, backpropagated, and tracker.update(rec, prior, total) must "
+        "get those three values")
+    verdict["convention"] = convention
+    verdict["tracker"] = None if (run.get("trackers") == 1 and (run.get("tracker") or {}).get("n_iters") == n_iters
+                                  and len(total) == n_iters) else (
+        "make one VAE_Tracker(n_iters=..., plot_freq=...) and call tracker.update once per iteration")
+    flags = run.get("training_flags") or []
+    if flags and not all(flags):
+        verdict["tracker"] = "the model must be in train mode (model.train()) while training"
+    return verdict
+
+
+def scheduler_problem(run: dict, probe: LoopProbe) -> str | None:
+    """A StepLR-like scheduler is stepped once per iteration without arguments; ReduceLROnPlateau with the
+    mean of the last ``window`` total losses."""
+    got = run.get("scheduler_calls") or []
+    if probe.scheduler == "StepLR":
+        return None if got == [0] * probe.n_iters else (
+            "a scheduler such as StepLR must get scheduler.step() once per iteration")
+    totals = (run.get("tracker") or {}).get("total") or []
+    recent = [totals[max(0, i - probe.window + 1): i + 1] for i in range(len(totals))]
+    want = [sum(last) / len(last) for last in recent]
+    if len(got) == len(want) == probe.n_iters and all(close(x, y, TOL_TRAINING) for x, y in zip(got, want)):
+        return None
+    return ("ReduceLROnPlateau must get scheduler.step(running_avg), the mean of the "
+            "last running_avg_window total losses, once per iteration")
+
+
+def share(problems: list[str | None], points: float) -> Verdict:
+    """The points of the probes without a problem, the problems (each once) as the message."""
+    found = [p for p in problems if p]
+    return points * (len(problems) - len(found)) / len(problems), "\n".join(dict.fromkeys(found)) or "Right."
+
+
+def judge_scheduler(runs: list[dict], points: float) -> Verdict:
+    """2.2.4: no points when a probe raised; else a share per probe whose scheduler was stepped right."""
+    if any(run.get("error") for run in runs):
+        return 0.0, "train_VAE raised an error (see above)"
+    return share([scheduler_problem(run, probe) for run, probe in zip(runs, LOOP_PROBES)], points)
+
+
+def judge(obs: dict, points: dict[str, float]) -> dict[str, Verdict]:
+    if obs.get("missing"):
+        return dict.fromkeys(points, (0.0, f"No `{', '.join(obs['missing'])}` found in the graded cells."))
+    runs = [obs.get(probe.key) or {} for probe in LOOP_PROBES]
+    checked = [loop_checks(run, probe) for run, probe in zip(runs, LOOP_PROBES)]
+    verdicts = {number: share([c[key] for c in checked], points[number]) for number, key in TESTS_BY_CHECK.items()}
+    found = sorted({c.get("convention") for c in checked} - {None})
+    if found:
+        score, output = verdicts["2.2.3"]
+        verdicts["2.2.3"] = score, output + "\nThe prior loss found: the KL " + " and ".join(
+            CONVENTIONS[c] for c in found) + "."
+    verdicts["2.2.4"] = judge_scheduler(runs, points["2.2.4"])
+    return verdicts
