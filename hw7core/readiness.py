@@ -75,7 +75,7 @@ def assess(sub: intake.Submission, code: cells.GradedCode | None) -> Readiness:
             ready.notes.append(f"{key}.yaml is missing; used the {key} written in the notebook instead.")
         else:
             ready.notes.append(sub.problems[key])
-            if key in sub.absent and key in refused:
+            if key in refused:  # the notebook held one, but not one the parent may read
                 ready.notes.append(refused[key] + ".")
     ready.notes.insert(found_at, "Graded cells found:\n" + describe(sub, code, from_notebook))
     blocked = ready.blocked

@@ -15,6 +15,7 @@ import variants
 from autograder.grader import grade
 from autograder.judges import samples as retrain
 from autograder.reports import summary
+from autograder.results.rows import Row
 from autograder.run import decoder_draw, sandbox
 from hw7core import sample_quality
 
@@ -206,8 +207,9 @@ def test_weights_pasted_as_a_literal_are_flagged_for_review(solution):
               "model_config": SMALL_MODEL, "train_config": small_train()}
     assert retrain.evaluation(honest).review is None
     _, source, _ = retrain.drawn_samples({"export_error": "x"}, retrain.evaluation(job))
-    rows = [{"id": "s1", "status": "graded", "results": {"extra_data": {"sample_source": source}}},
-            {"id": "ok", "status": "graded", "results": {"extra_data": {"sample_source": {"verified": True}}}}]
+    rows = [Row.from_dict({"id": "s1", "status": "graded", "results": {"extra_data": {"sample_source": source}}}),
+            Row.from_dict({"id": "ok", "status": "graded",
+                           "results": {"extra_data": {"sample_source": {"verified": True}}}})]
     listed = summary.unverified_samples(rows)
     assert [ident for ident, _ in listed] == ["s1"] and "literal" in listed[0][1] and "exported" in listed[0][1]
 
