@@ -22,8 +22,11 @@ class Trial:
     seen: Any  # protocol.DklSeen, VaeSeen or LoopSeen
 
 
-def close(a: float | None, b: float, tol: float = TOL) -> bool:
-    return a is not None and math.isfinite(a) and abs(a - b) <= tol + tol * abs(b)
+def close(a: float | None, b: float | None, tol: float = TOL) -> bool:
+    """a is within tol of b (None, NaN and inf are close to nothing: the expected value may be None when
+    the parent could not compute it, e.g. for a batch whose rows are not the probe's)."""
+    return (a is not None and b is not None and math.isfinite(a) and math.isfinite(b)
+            and abs(a - b) <= tol + tol * abs(b))
 
 
 def as_torch(t: Tensor | None):

@@ -41,7 +41,7 @@ def expected_steps(run: LoopRun, inputs: LoopInputs, beta: float) -> dict[str, l
         prior = (0.5 * (mu.pow(2) + torch.exp(lv) - 1 - lv)).mean()
         (grad,) = torch.autograd.grad(prior, logvar)
         out["expected_rec"].append(float(torch.nn.functional.mse_loss(y_hat, y)))
-        out["expected_prior"].append(float(prior))
+        out["expected_prior"].append(float(prior.detach()))
         out["expected_grad"].append(beta * float(grad.sum()))
     return out
 
@@ -88,7 +88,7 @@ def loop_checks(run: LoopRun, probe: LoopProbe, inputs: LoopInputs) -> dict[str,
     if verdict["runs"] is None and any(b != batch for b in batches[:3]):
         verdict["runs"] = f"batches should have batch_size={batch} rows (got {batches[:3]})"
     at_step, hook = run.grad_at_step, run.hook_grads
-    zeroed = len(at_step) == len(hook) > 0 and all(
+    zeroed = len(at_step) == len(hook) == n_iters and all(  # one per iteration of this grading's n_iters
         a is not None and close(a, h, 1e-6) for a, h in zip(at_step, hook))
     verdict["zero"] = None if zeroed else "gradients accumulate across iterations: call optimizer.zero_grad() every step"
     tracker = run.tracker

@@ -15,10 +15,11 @@ from autograder.child.protocol import DecoderSeen, EncoderSeen, ForwardSeen, Gen
 PART = "2.1"
 # The tests of the Encoder and the Decoder, which run on those classes alone when the VAE cannot be built.
 ON_THEIR_OWN = {t.number: t.needs[0] for t in of_part(PART) if t.needs != ("VAE",)}
-# Shares of 2.1.4: eps from randn_like (or half of it when eps merely looks standard normal); gradients.
-REPARAM_SHARES = {"eps": 0.6, "grads": 0.4}
-# Shares of 2.1.6 (the notebook's 10 points: 2, 2, 2, 1, 1, 2).
-GENERATE_SHARES = {"shape": 0.2, "seeded": 0.2, "prior": 0.2, "eval": 0.1, "no_grad": 0.1, "device": 0.2}
+# Shares of 2.1.4, in tenths of the row's points: eps from randn_like (or half of it when eps merely looks
+# standard normal); gradients.  (Whole tenths, so that 9 of 10 is 9.0, not 9.000000000000002.)
+REPARAM_SHARES = {"eps": 6, "grads": 4}
+# Shares of 2.1.6, in tenths (the notebook's 10 points: 2, 2, 2, 1, 1, 2).
+GENERATE_SHARES = {"shape": 2, "seeded": 2, "prior": 2, "eval": 1, "no_grad": 1, "device": 2}
 
 
 def drawn(seed: int, *shape: int):
@@ -101,12 +102,12 @@ def reparameterisation(f: ForwardSeen, inputs: VaeInputs, points: float) -> Verd
             or logvar.shape != mu.shape or z is None or z.shape != mu.shape:
         return 0.0, "the decoder's input, mu and logvar must all have the shape (batch, latent_size)"
     sigma = torch.exp(0.5 * logvar)
-    share, notes = 0.0, []
+    share, notes = 0, []
     if f.randn_like_calls == 0:
         notes.append("eps should come from torch.randn_like(...)")
         implied = (z - mu) / sigma
         if implied.numel() > 1 and bool(torch.isfinite(implied).all()) and 0.5 < float(implied.std()) < 1.5:
-            share += REPARAM_SHARES["eps"] / 2
+            share += REPARAM_SHARES["eps"] // 2
     elif all_close(z, mu + sigma * drawn(inputs.eps_seed, *mu.shape), 1e-5):
         share += REPARAM_SHARES["eps"]
     else:
@@ -118,7 +119,7 @@ def reparameterisation(f: ForwardSeen, inputs: VaeInputs, points: float) -> Verd
         share += REPARAM_SHARES["grads"]
     else:
         notes.append("gradients of y_hat must reach both mu and logvar (do not detach them)")
-    return scaled(share, points), "; ".join(notes) or "z = mu + exp(0.5 logvar) * eps, and gradients flow."
+    return scaled(share / 10, points), "; ".join(notes) or "z = mu + exp(0.5 logvar) * eps, and gradients flow."
 
 
 def _samples(call):
@@ -139,7 +140,7 @@ def generate(g: GenerateSeen, inputs: VaeInputs, latent, points: float) -> Verdi
     share, notes = GENERATE_SHARES["shape"], []
     decoded = [_samples(c) for c in (g.decoded_eval, g.decoded_train, g.decoded_seen)]
     if not any(all_close(first, d, 1e-5) for d in decoded):
-        return scaled(share, points), ("the samples are not your decoder's output on z drawn from the prior: "
+        return scaled(share / 10, points), ("the samples are not your decoder's output on z drawn from the prior: "
                                        "generate must return self.decoder(z) for z = torch.randn(n_samples, "
                                        "latent_size) drawn right after torch.manual_seed(seed)")
     again, other = _samples(g.again), _samples(g.other)
@@ -153,7 +154,7 @@ def generate(g: GenerateSeen, inputs: VaeInputs, latent, points: float) -> Verdi
     if z is not None and all_close(z, drawn(inputs.generate_seeds[0], n, latent), 1e-6):
         share += GENERATE_SHARES["prior"]
     elif g.z_stats and abs(g.z_stats[0]) < 0.1 and abs(g.z_stats[1] - 1) < 0.1:
-        share += GENERATE_SHARES["prior"] / 2
+        share += GENERATE_SHARES["prior"] // 2
         notes.append("z looks standard normal, but is not torch.randn(n_samples, latent_size) right "
                      "after torch.manual_seed(seed)")
     else:
@@ -172,7 +173,7 @@ def generate(g: GenerateSeen, inputs: VaeInputs, latent, points: float) -> Verdi
     else:
         notes.append(f"generate(n_samples={small}, seed=..., device='cpu') must return a ({small}, {OUTPUT_SIZE}) "
                      "tensor on that device")
-    return scaled(share, points), "; ".join(notes) or "generate behaves as specified."
+    return scaled(share / 10, points), "; ".join(notes) or "generate behaves as specified."
 
 
 def vae_problem(seen) -> str | None:
