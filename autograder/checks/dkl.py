@@ -4,7 +4,7 @@ formula on the same inputs, computed here (hidden, on this grading's secret seed
 from __future__ import annotations
 
 from autograder.checks.common import Trial, Verdict, close, scaled, shape_text
-from autograder.checks.probes import PUBLIC_DKL
+from autograder.checks.probes import PUBLIC_DKL, is_public
 from autograder.child.protocol import Call, DklCase, DklInputs
 
 PART = "1.4"
@@ -44,12 +44,11 @@ def case_problem(got: Call, case: DklCase, public: bool) -> str | None:
 
 
 def case_problems(inputs: DklInputs, cases: list[Call]) -> list[tuple[bool, str | None]]:
-    """(is the case public, its problem) for every case of the inputs, in their order: the notebook's
-    public seeds first."""
+    """(is the case public, its problem) for every case of the inputs, in their (secret) order."""
     out = []
     for i, case in enumerate(inputs.cases):
         got = cases[i] if i < len(cases) else Call(error="no result")
-        public = i < len(PUBLIC_DKL)
+        public = is_public(case)
         out.append((public, case_problem(got, case, public)))
     return out
 
