@@ -102,15 +102,22 @@ def no_more_than(results, honest_scores, parts=QUICK):
 
 
 # --- the channel ---------------------------------------------------------------------------------------
+def in_a_class_body(code: str) -> str:
+    """Code that runs when its graded cell is run: the grader keeps only definitions at a cell's top level,
+    but a class body runs when the class is defined (the issue's forgery hid in the Encoder's)."""
+    return "class _Forge:\n" + textwrap.indent(textwrap.dedent(code), "    ")
+
+
 def forging_dkl(recorded, when: dict[str, str]) -> str:
-    """A D_KL cell whose top level sends the correct submission's observations over the child's own channel
-    (the runtime's `send`, this job's nonce and part), for each part at the moment ``when`` names:
-    "instead" of the real report (then exits), "before" it, or "after" it (wrapping the runtime's exit)."""
-    return BROKEN["D_KL"] + textwrap.dedent(f"""
+    """A D_KL cell that sends the correct submission's observations over the child's own channel (the
+    runtime's `send`, this job's nonce and part), for each part at the moment ``when`` names: "instead" of
+    the real report (then exits), "before" it, or "after" it (wrapping the runtime's exit)."""
+    return BROKEN["D_KL"] + in_a_class_body(f"""
         _os, _sys, _json = __import__("os"), __import__("sys"), __import__("json")  # graded cells may not import
         _rt = _sys.modules["child.runtime"]
         _recorded = _json.loads({json.dumps(json.dumps(recorded))})
-        _part, _when = _rt.JOB["part"], {when!r}.get(_rt.JOB["part"])
+        _part = _rt.JOB["part"]
+        _when = {when!r}.get(_part)
         _forged = {{"observations": _recorded[_part], "cell_errors": []}}
         if _when == "instead":
             _rt.send(_forged)
@@ -118,8 +125,7 @@ def forging_dkl(recorded, when: dict[str, str]) -> str:
         elif _when == "before":
             _rt.send(_forged)
         elif _when == "after":
-            _real_exit = _rt._exit
-            _rt._exit = lambda code: (_rt.send(_forged), _real_exit(code))
+            _rt._exit = lambda code, rt=_rt, forged=_forged, real=_rt._exit: (rt.send(forged), real(code))
         """)
 
 
@@ -142,7 +148,7 @@ def test_observations_replayed_instead_of_before_and_after_the_report_earn_nothi
 def test_claims_of_verdicts_and_other_parts_are_ignored_and_noted(solution, recorded, honest, tmp_path):
     """Messages that claim more than a report (a score, tests) or name another part: ignored, said so;
     the part is graded from its real report (D_KL returns 0 -> 0)."""
-    cell = BROKEN["D_KL"] + textwrap.dedent(f"""
+    cell = BROKEN["D_KL"] + in_a_class_body(f"""
         _sys, _json = __import__("sys"), __import__("json")
         _rt = _sys.modules["child.runtime"]
         _recorded = _json.loads({json.dumps(json.dumps(recorded))})
@@ -164,7 +170,7 @@ def test_patched_observers_runtime_and_torch_functions(solution, recorded, hones
     torch.randn_like and torch.manual_seed patched, hooks disabled: the observer was chosen before the cells
     ran, the report goes through the runtime's own reference to its sender, and what comes back is judged
     on this grading's inputs -> no more than the broken code's own points."""
-    cell = BROKEN["D_KL"] + textwrap.dedent(f"""
+    cell = BROKEN["D_KL"] + in_a_class_body(f"""
         _sys, _json = __import__("sys"), __import__("json")
         _rt = _sys.modules["child.runtime"]
         _recorded = _json.loads({json.dumps(json.dumps(recorded))})
@@ -173,7 +179,7 @@ def test_patched_observers_runtime_and_torch_functions(solution, recorded, hones
             _module = _sys.modules.get(_name)
             if _module is not None:
                 for _fn in ("observe_dkl", "observe_vae", "observe_training"):
-                    setattr(_module, _fn, lambda ns, _p=_rt.JOB["part"]: _recorded[_p])
+                    setattr(_module, _fn, lambda ns, obs=_recorded[_rt.JOB["part"]]: obs)
         torch.randn_like = lambda t, *a, **k: torch.zeros_like(t)
         torch.manual_seed = lambda seed: torch.default_generator
         torch.nn.Module.register_forward_pre_hook = lambda self, hook, *a, **k: type(

@@ -101,19 +101,19 @@ def reparameterisation(f: ForwardSeen, inputs: VaeInputs, points: float) -> Verd
     if mu is None or mu.dim() != 2 or mu.shape[0] != inputs.forward_batch or logvar is None \
             or logvar.shape != mu.shape or z is None or z.shape != mu.shape:
         return 0.0, "the decoder's input, mu and logvar must all have the shape (batch, latent_size)"
-    sigma = torch.exp(0.5 * logvar)
+    sigma, eps = torch.exp(0.5 * logvar), drawn(inputs.eps_seed, *mu.shape)
+    eps_used = (z - mu) / sigma  # the eps forward used (imprecise where sigma is tiny: the parent's when right)
     share, notes = 0, []
     if f.randn_like_calls == 0:
         notes.append("eps should come from torch.randn_like(...)")
-        implied = (z - mu) / sigma
-        if implied.numel() > 1 and bool(torch.isfinite(implied).all()) and 0.5 < float(implied.std()) < 1.5:
+        if eps_used.numel() > 1 and bool(torch.isfinite(eps_used).all()) and 0.5 < float(eps_used.std()) < 1.5:
             share += REPARAM_SHARES["eps"] // 2
-    elif all_close(z, mu + sigma * drawn(inputs.eps_seed, *mu.shape), 1e-5):
+    elif all_close(z, mu + sigma * eps, 1e-5):
         share += REPARAM_SHARES["eps"]
+        eps_used = eps
     else:
         notes.append("the decoder's input is not mu + exp(0.5 * logvar) * eps")
     g_mu, g_logvar = as_torch(f.grad_mu), as_torch(f.grad_logvar)
-    eps_used = (z - mu) / sigma
     if (g_mu is not None and g_logvar is not None and bool(g_mu.abs().sum() > 0) and bool(g_logvar.abs().sum() > 0)
             and all_close(g_logvar, g_mu * 0.5 * sigma * eps_used, 1e-3)):
         share += REPARAM_SHARES["grads"]
