@@ -33,9 +33,10 @@ VAE_RANGES = {"encoder_batch": (3, 40), "decoder_batch": (3, 40), "forward_batch
 Z_STATS_SAMPLES = 4000  # enough draws of z to estimate its mean and spread
 # Part 2.2: two runs, so that a loop hard-wired to one setting fails the other.  (scheduler, n_iters range,
 # beta choices, window range, batch_size range); the probe dataset is a secret choice of airfoils.
-LOOP_RANGES = (("StepLR", (6, 14), (0.5, 0.6, 0.7, 0.8, 0.9), (3, 5), (12, 20)),
-               ("Plateau", (5, 12), (1.5, 2.0, 2.5, 3.0), (2, 4), (24, 36)))
+# Batch sizes up to a third of the dataset: the judge checks the first three batches are full.
 LOOP_DATASET_SIZE = 100
+LOOP_RANGES = (("StepLR", (6, 14), (0.5, 0.6, 0.7, 0.8, 0.9), (3, 5), (12, 20)),
+               ("Plateau", (5, 12), (1.5, 2.0, 2.5, 3.0), (2, 4), (21, LOOP_DATASET_SIZE // 3)))
 
 
 def _rng(purpose: str, key: bytes, secret: bytes | None) -> random.Random:
