@@ -11,7 +11,8 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from autograder import KIT_ROOT, judges
+from autograder import KIT_ROOT, secret
+from autograder import judges as checks
 from autograder.judges.table import zero as _zero_tests
 from autograder.results import Results, TestResult
 from autograder.run import cache, isolation
@@ -40,6 +41,14 @@ class _Grading:
         ready = readiness.assess(self.sub, self.code)  # may take a missing config from the notebook
         self.blocked, self.partly_missing = ready.blocked, ready.partly_missing
         self.results.notes += ready.notes
+        # What the hidden inputs are derived from (with the course secret): the graded code and the configs.
+        self.key = secret.submission_key({
+            "cells": [c.source for c in self.code.cells] if self.code is not None else None,
+            "model_config": self.sub.model_config, "train_config": self.sub.train_config})
+
+    def inputs(self, part: str):
+        """The protocol inputs of ``part`` for this submission (the same on every regrade)."""
+        return checks.inputs_for(part, self.key)
 
     def job(self, part: str, **extra) -> dict:
         """Everything that decides a child run's outcome (its budget included)."""
@@ -50,7 +59,7 @@ class _Grading:
             "cells": [{"index": c.index, "source": c.source} for c in self.code.cells if c.source],
             "model_config": self.sub.model_config, "train_config": self.sub.train_config,
             "memory_gb": limits.MEMORY_BYTES // 2**30, "file_mb": limits.FILE_BYTES // 2**20, "cell_s": limits.CELL_S,
-            **judges.job_for(part), **extra,
+            **checks.job_for(part, self.key), **extra,
         }
 
     def run(self, part: str, cancel: threading.Event | None = None, **extra) -> Outcome:
@@ -109,11 +118,11 @@ class _Grading:
         if not outcome.ok:
             return _zero_tests(part, f"Part {part} got no points because {outcome.cause}.")
         errors = self._cell_errors(outcome)
-        note = "Errors while running the graded cells:\n" + "\n".join(errors)
-        if errors and note not in self.results.notes:  # said once, in the notes, by whichever part ran
-            self.results.notes.append(note)
+        if errors and part == QUICK[0]:  # said once, in the notes, rather than in every part
+            self.results.notes.append("Errors while running the graded cells:\n" + "\n".join(errors))
+        self.results.notes += [f"Part {part}: {note}" for note in outcome.payload.get("ignored", [])]
         try:
-            tests = judges.judge(part, outcome.payload["observations"])
+            tests = checks.judge(part, outcome.payload["observations"], self.inputs(part))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             return _zero_tests(part, f"The results of part {part} could not be read ({type(exc).__name__}); "
                                      "did your code print to or close the grader's channel?")

@@ -32,7 +32,7 @@ KIT_NOTEBOOK = PACKAGE_DIR.parent / "notebooks" / "HW7.ipynb"  # the kit's stude
 # Part -> the nbgrader id of the notebook cell holding that part's public test.
 PUBLIC_TEST_CELLS = {"1.4": "D_KL_public", "2.1": "VAE_public", "2.2": "train_VAE_public"}
 # Part -> what the grader's tests say when the student's code gets that part's public values wrong (the
-# hidden tests' message, which names the mistake; checks/ must keep saying the same: tests/test_handout.py).
+# hidden tests' message, which names the mistake; autograder/judges/ must keep saying the same: tests/test_handout.py).
 GRADER_HINTS = {
     "1.4": "check that you average over the batch AND latent dimensions and use exp(logvar) for sigma^2",
 }

@@ -1,9 +1,13 @@
-"""Part 1.4, D_KL: judged case by case against the notebook's values and the reference formula."""
+"""Part 1.4, D_KL: each case's output compared with the notebook's value (public) or with the reference
+formula on the same inputs, computed here (hidden, on this grading's secret seeds)."""
 
 from __future__ import annotations
 
-from autograder.judges.common import Verdict, close, shape_text
-from autograder.judges.probes import HIDDEN_DKL_CASES, PUBLIC_DKL, dkl_cases
+from autograder.judges.common import Trial, Verdict, close, scaled, shape_text
+from autograder.judges.probes import PUBLIC_DKL, is_public
+from autograder.run.child.protocol import Call, DklCase, DklInputs
+
+PART = "1.4"
 
 
 def expected_dkl(seed: int, shape: tuple[int, ...]) -> float:
@@ -21,32 +25,31 @@ def expected_dkl(seed: int, shape: tuple[int, ...]) -> float:
     return float((0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean())
 
 
-def case_problem(case: dict, seed: int, shape: tuple[int, ...]) -> str | None:
-    """What is wrong with one case's observation, or None when its value is right."""
-    is_public = seed in PUBLIC_DKL
-    desc = case.get("describe") or {}
-    vals = case.get("values") or []
-    if case.get("error"):
-        return f"D_KL raised {case['error']}"
-    if desc.get("kind") != "tensor" or desc.get("shape") != []:
-        return f"D_KL must return a 0-dim tensor (shape ()), got {shape_text(desc)}"
-    got = vals[0] if vals else None
-    expected = PUBLIC_DKL[seed] if is_public else expected_dkl(seed, shape)
-    if close(got, expected):
+def case_problem(got: Call, case: DklCase, public: bool) -> str | None:
+    """What is wrong with one case's output, or None when its value is right."""
+    shape = tuple(case.shape)
+    if got.error:
+        return f"D_KL raised {got.error}"
+    t = got.tensor()
+    if got.kind != "Tensor" or t is None or t.shape != []:
+        return f"D_KL must return a 0-dim tensor (shape ()), got {shape_text(got)}"
+    value = t.values[0] if t.values else None
+    expected = PUBLIC_DKL[case.seed] if public else expected_dkl(case.seed, shape)
+    if close(value, expected):
         return None
-    if is_public:
-        return f"seed {seed}: expected {expected:.7f}, got {got}"
+    if public:
+        return f"seed {case.seed}: expected {expected:.7f}, got {value}"
     return (f"inputs of shape {shape}: the value is wrong (check that you average over the batch "
             "AND latent dimensions and use exp(logvar) for sigma^2)")
 
 
-def case_problems(obs: dict) -> list[tuple[bool, str | None]]:
-    """(is the case public, its problem) for every case, in the order of probes.dkl_cases()."""
-    cases = obs.get("cases") or []
+def case_problems(inputs: DklInputs, cases: list[Call]) -> list[tuple[bool, str | None]]:
+    """(is the case public, its problem) for every case of the inputs, in their (secret) order."""
     out = []
-    for i, (seed, shape) in enumerate(dkl_cases()):
-        case = cases[i] if i < len(cases) and isinstance(cases[i], dict) else {"error": "no result"}
-        out.append((seed in PUBLIC_DKL, case_problem(case, seed, shape)))
+    for i, case in enumerate(inputs.cases):
+        got = cases[i] if i < len(cases) else Call(error="no result")
+        public = is_public(case)
+        out.append((public, case_problem(got, case, public)))
     return out
 
 
@@ -60,10 +63,12 @@ def judge_hidden(problems: list[tuple[bool, str | None]], points: float) -> Verd
     """1.4.2: a share of the points for each hidden case right."""
     hidden = [p for public, p in problems if not public]
     right = sum(p is None for p in hidden)
-    return (points * right / len(HIDDEN_DKL_CASES),
+    return (scaled(right / max(1, len(hidden)), points),
             "\n".join(dict.fromkeys(p for p in hidden if p)) or "Correct on every input tried.")
 
 
-def judge(obs: dict, points: dict[str, float]) -> dict[str, Verdict]:
-    problems = case_problems(obs)
+def judge(trial: Trial, points: dict[str, float]) -> dict[str, Verdict]:
+    if trial.seen.missing:
+        return dict.fromkeys(points, (0.0, f"No `{', '.join(trial.seen.missing)}` found in the graded cells."))
+    problems = case_problems(trial.inputs, trial.seen.cases)
     return {"1.4.1": judge_public(problems, points["1.4.1"]), "1.4.2": judge_hidden(problems, points["1.4.2"])}

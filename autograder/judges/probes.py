@@ -1,55 +1,95 @@
-"""The inputs of the tests: the one place they are written.  They travel to the child in its job
-(``job_for``), and the judges read the same values back.  The expected answers of 1.4 and 2.1 never
-travel; 2.2's are recomputed in the child from what it records (see judges/__init__.py).
+"""The inputs of the tests: the one place they are made.  They travel to the child in its job
+(``job_for``) as protocol dataclasses; the judges read the same values (made again here, from the
+parent's own job, never from the child's report); the expected answers never travel.
+
+Public tests keep the notebook's public values (D_KL's three seeds).  Every other input (seeds, batch
+sizes, sample counts, the training probes' settings) is derived from the course secret and the
+submission's content (autograder/secret.py): a regrade of the same submission gets the same inputs (the
+outcome cache keeps working); observations recorded from another submission, or precomputed from the
+kit's source, were made on other inputs and fail.  The ranges below are wide enough for that and narrow
+enough that any correct code passes on every draw (tests/test_judges.py draws many).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import random
+from dataclasses import asdict
 from typing import Any
 
-from hw7core.limits import N_SAMPLES
+from autograder.run.child.protocol import DklCase, DklInputs, LoopInputs, LoopProbe, VaeInputs
+from hw7core.limits import N_POINTS, N_SAMPLES  # noqa: F401 (N_POINTS: the judges' output size)
 
-# Part 1.4: the notebook's public D_KL values, then hidden (seed, shape) cases.
+# Part 1.4: the notebook's public D_KL values, then the hidden cases: (label, shape); each label names
+# the case in the derivation of its seed (the label is not the seed).
 PUBLIC_DKL = {0: 0.9318599700927734, 1: 1.0280910730361938, 2: 0.853870153427124}
 PUBLIC_DKL_SHAPE = (10, 5)
 HIDDEN_DKL_CASES = [(11, (64, 10)), (12, (1, 3)), (13, (128, 10))]
 
-# Part 2.1: the batch sizes of the model's probes, and generate's sample counts.
-VAE_PROBES = {"encoder_batch": 7, "decoder_batch": 5, "forward_batch": 6, "n_samples": N_SAMPLES, "device_samples": 3,
-              "z_stats_samples": 4000}  # enough draws of z to estimate its mean and spread
+# Part 2.1: the range of each probe size (inclusive).  Batches from 3: a BatchNorm needs more than one row.
+# Wide ranges: a report recorded under other inputs matches these by chance only rarely.
+VAE_RANGES = {"encoder_batch": (3, 40), "decoder_batch": (3, 40), "forward_batch": (3, 40),
+              "n_samples": (N_SAMPLES - 6, N_SAMPLES + 16), "device_samples": (2, 9)}
+Z_STATS_SAMPLES = 4000  # enough draws of z to estimate its mean and spread
+# Part 2.2: two runs, so that a loop hard-wired to one setting fails the other.  (scheduler, n_iters range,
+# beta choices, window range, batch_size range); the probe dataset is a secret choice of airfoils.
+# Batch sizes up to a third of the dataset: the judge checks the first three batches are full.
+LOOP_DATASET_SIZE = 100
+LOOP_RANGES = (("StepLR", (6, 14), (0.5, 0.6, 0.7, 0.8, 0.9), (3, 5), (12, 20)),
+               ("Plateau", (5, 12), (1.5, 2.0, 2.5, 3.0), (2, 4), (21, LOOP_DATASET_SIZE // 3)))
 
 
-@dataclass(frozen=True)
-class LoopProbe:
-    """One run of the student's train_VAE on a small dataset, with a spy scheduler of this kind."""
+def _rng(purpose: str, key: bytes, secret: bytes | None) -> random.Random:
+    from autograder.secret import derive
 
-    key: str  # where its observations go
-    scheduler: str  # "StepLR" (stepped without arguments) or "Plateau" (stepped with the running mean)
-    n_iters: int
-    beta: float
-    window: int  # running_avg_window
-    batch_size: int
+    return random.Random(derive(purpose, key, secret))
 
 
-# Part 2.2: two runs, so that a loop hard-wired to one setting fails the other.
-LOOP_PROBES = (
-    LoopProbe("steplr", "StepLR", n_iters=9, beta=0.7, window=4, batch_size=16),
-    LoopProbe("plateau", "Plateau", n_iters=6, beta=2.0, window=3, batch_size=32),
-)
+def _seed(rng: random.Random) -> int:
+    return rng.getrandbits(62)  # torch.manual_seed takes any 64-bit value; 62 bits stay far from its edges
 
 
-def dkl_cases() -> list[tuple[int, tuple[int, ...]]]:
-    """(seed, shape) of every D_KL case: the public ones first."""
-    return [(seed, PUBLIC_DKL_SHAPE) for seed in PUBLIC_DKL] + list(HIDDEN_DKL_CASES)
+def dkl_inputs(key: bytes, secret: bytes | None = None) -> DklInputs:
+    """The public cases and the hidden ones, in a secret order (a report of the public values recorded
+    elsewhere then lands on the wrong cases)."""
+    rng = _rng("1.4 cases", key, secret)
+    cases = [DklCase(seed, list(PUBLIC_DKL_SHAPE)) for seed in PUBLIC_DKL]
+    cases += [DklCase(_seed(rng), list(shape)) for _, shape in HIDDEN_DKL_CASES]
+    rng.shuffle(cases)
+    return DklInputs(cases)
 
 
-def job_for(part: str) -> dict[str, Any]:
-    """The probe parameters of ``part``'s child run (merged into its job)."""
-    if part == "1.4":
-        return {"cases": [{"seed": seed, "shape": list(shape)} for seed, shape in dkl_cases()]}
-    if part == "2.1":
-        return {"probes": dict(VAE_PROBES)}
-    if part == "2.2":
-        return {"loops": [asdict(probe) for probe in LOOP_PROBES]}
-    return {"n_samples": N_SAMPLES}  # 2.3: the samples the re-trained model generates
+def is_public(case: DklCase) -> bool:
+    return case.seed in PUBLIC_DKL and tuple(case.shape) == PUBLIC_DKL_SHAPE
+
+
+def vae_inputs(key: bytes, secret: bytes | None = None) -> VaeInputs:
+    rng = _rng("2.1 probes", key, secret)
+    sizes = {name: rng.randint(*bounds) for name, bounds in VAE_RANGES.items()}
+    seeds = {name: _seed(rng) for name in ("encoder_seed", "decoder_seed", "forward_seed", "eps_seed")}
+    first, second = _seed(rng), _seed(rng)
+    return VaeInputs(**sizes, z_stats_samples=Z_STATS_SAMPLES, **seeds,
+                     generate_seeds=[first, second if second != first else first + 1])
+
+
+def loop_inputs(key: bytes, secret: bytes | None = None) -> LoopInputs:
+    rng = _rng("2.2 probes", key, secret)
+    probes = [LoopProbe(scheduler, rng.randint(*iters), rng.choice(betas), rng.randint(*window), rng.randint(*batch))
+              for scheduler, iters, betas, window, batch in LOOP_RANGES]
+    return LoopInputs(probes, model_seed=_seed(rng), data_seed=_seed(rng), dataset_size=LOOP_DATASET_SIZE)
+
+
+# Part -> its inputs (keyed by parts.QUICK: tests/test_judges.py).
+INPUTS = {"1.4": dkl_inputs, "2.1": vae_inputs, "2.2": loop_inputs}
+BENCH_KEY = b"the benchmark's fixed submission"
+
+
+def inputs_for(part: str, key: bytes, secret: bytes | None = None):
+    """The inputs of ``part``'s child run for the submission of this key (None for the re-trained part)."""
+    make = INPUTS.get(part)
+    return make(key, secret) if make else None
+
+
+def job_for(part: str, key: bytes = BENCH_KEY) -> dict[str, Any]:
+    """The probe inputs of ``part``'s child run (merged into its job)."""
+    inputs = inputs_for(part, key)
+    return {"inputs": asdict(inputs)} if inputs is not None else {"n_samples": N_SAMPLES}  # 2.3: its sample count

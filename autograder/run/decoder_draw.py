@@ -36,7 +36,6 @@ from hw7core import limits
 
 EVALUATOR = Path(__file__).with_name("onnx_eval.py")
 PURPOSE = "2.3 latents"
-N_SAMPLES = 24
 N_DRAWS = 5  # sets of 24: 2.3 scores the median one (retrain.median_draw)
 GRAPH_MAX_BYTES = 3 * 2**20  # the child's limit too (child/retraining.py): a 750k-parameter decoder
 DRAW_WALL_S = 60.0
@@ -71,7 +70,7 @@ def latent_size(model_config: Any) -> int:
 def latents(key: bytes, latent: int) -> np.ndarray:
     """This submission's N_DRAWS x 24 latent vectors: N(0, I) draws from a seed derived from the course secret."""
     rng = np.random.default_rng(secret.derive(PURPOSE, key))
-    return rng.standard_normal((N_DRAWS * N_SAMPLES, latent)).astype(np.float32)
+    return rng.standard_normal((N_DRAWS * limits.N_SAMPLES, latent)).astype(np.float32)
 
 
 def _limit() -> None:  # in the evaluator process, between fork and exec
@@ -164,6 +163,6 @@ def _answer(stdout: bytes, code: int) -> Draw:
     except (TypeError, ValueError):
         samples = np.zeros(0)
     layers = answer.get("layers") if isinstance(answer.get("layers"), list) else []
-    if samples.ndim != 2 or samples.shape[1] != 200 or len(samples) % N_SAMPLES or not len(samples):
+    if samples.ndim != 2 or samples.shape[1] != limits.N_POINTS or len(samples) % limits.N_SAMPLES or not len(samples):
         return Draw(why="the evaluator's answer was malformed")
     return Draw(samples=samples.tolist(), layers=layers)

@@ -294,17 +294,50 @@ class Child:
                        seconds, tail)
 
 
+# The channel carries the job's messages: {"started"} once, then one report (the observations, or the cause
+# the part could not run).  Keys beyond these are claims (a score, verdicts) that no child makes.
+MESSAGE_KEYS = ({"nonce", "part", "started"}, {"nonce", "part", "observations", "cell_errors"},
+                {"nonce", "part", "cause"})
+
+
 def _parse(raw: bytes, nonce: str, part: str) -> dict[str, Any] | None:
-    """The last well-formed message that carries this run's nonce and part, else None."""
-    for line in reversed(raw.decode("utf-8", "replace").splitlines()):
+    """This job's one report: the first well-formed message that carries this run's nonce and part and only
+    a report's keys, with ``ignored`` (what else the channel carried, for the grading notes), else None.
+
+    Student code runs in the child and can write to the channel (issue 21): whatever it sends is at most a
+    report of outputs chosen by the student, judged on the parent's inputs like any other.  A message for
+    another job or part, one that claims more than outputs, or a second report is ignored, and said so."""
+    report, ignored = None, []
+    for line in raw.decode("utf-8", "replace").splitlines():
         try:
             message = json.loads(line)
         except ValueError:
+            ignored.append("a line that is not a message")
             continue
-        if isinstance(message, dict) and message.get("nonce") == nonce and message.get("part") == part:
-            if isinstance(message.get("observations"), dict) or isinstance(message.get("cause"), str):
-                return message
-    return None
+        if not isinstance(message, dict) or message.get("nonce") != nonce or message.get("part") != part:
+            ignored.append("a message for another job or part")
+        elif set(message) not in MESSAGE_KEYS or not _well_formed(message):
+            extra = sorted(set(message) - set().union(*MESSAGE_KEYS))
+            ignored.append(f"a message claiming more than a report ({', '.join(extra[:5]) or 'mixed kinds'})")
+        elif "started" in message:
+            continue
+        elif report is not None:
+            ignored.append("a second report")
+        else:
+            report = message
+    if report is not None and ignored:
+        counted = ", ".join(f"{ignored.count(text)} x {text}" for text in dict.fromkeys(ignored))
+        report = {**report, "ignored": [f"the grader's channel also carried {counted}: ignored (only the job's "
+                                        "first report counts)"]}
+    return report
+
+
+def _well_formed(message: dict[str, Any]) -> bool:
+    if "started" in message:
+        return message["started"] is True
+    if "cause" in message:
+        return isinstance(message["cause"], str)
+    return isinstance(message["observations"], dict) and isinstance(message["cell_errors"], list)
 
 
 def _tail(output, size: int = 2000) -> str:

@@ -1,43 +1,73 @@
-"""Part 2.2 in the child: run the student's train_VAE with spies (model, optimizer, schedulers, tracker)
-on a small dataset, once per loop probe of the job, and record every step."""
+"""Part 2.2 in the child: run the student's train_VAE on the grader's probe model and a small secret dataset,
+with spies (optimizer, schedulers, tracker), once per loop probe of the job, and record every step raw
+(protocol.LoopRun).  The judge (judges/train.py) rebuilds the same model and data in the parent and
+computes what each step's losses and gradients should have been; nothing here computes a verdict.
+"""
 
+from HW7_utils import N_POINTS  # the airfoil's heights: the dataset's one name for 200
+
+from .protocol import LoopInputs, LoopRun, LoopSeen, TrackerSeen, load
 from .runtime import JOB, attempt, seed_everything
 
+LATENT = 10
 
-# --- part 2.2: the training loop ---------------------------------------------------------------
+
 def reference_dkl(mu, logvar):
+    """The KL the assignment states (mean over batch and latent dimensions): handed to the student's loop as
+    D_KL, so that the loop is judged on its own (a broken D_KL is part 1.4's).  It works only in a training
+    child: a part 1.4 child (which never imports this module) that imports it anyway gets an error."""
     import torch
 
+    if JOB.get("part") not in ("2.2", "2.3"):
+        raise RuntimeError("the grader's KL is not available to D_KL")
     return (0.5 * (mu.pow(2) + torch.exp(logvar) - 1 - logvar)).mean()
 
 
-def make_probe_classes(ns):
+def drawn(seed, *shape):
+    import torch
+
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def probe_data(seed, size):
+    """The probe's dataset: ``size`` rows of 200 heights, drawn from the job's data seed (the judge draws
+    the same)."""
+    return 0.1 * drawn(seed, size, N_POINTS)
+
+
+def probe_model(seed):
+    """The grader's probe model, its weights drawn from ``seed`` (no global generator: the parent's judge
+    builds the same model in a thread of a batch).  mu is a linear map of y, logvar one parameter that only
+    the prior term touches, y_hat is decoded from mu (so the reconstruction never reaches logvar)."""
     import torch
     import torch.nn as nn
 
     from HW7_utils import N_POINTS
 
     class ProbeVAE(nn.Module):
-        """A tiny stand-in model: mu from a linear map, logvar from one parameter that only the
-        prior term touches, and y_hat decoded from mu (so the rec term never reaches logvar)."""
-
         def __init__(self):
             super().__init__()
-            self.latent_size = 10
-            self.encoder = nn.Linear(N_POINTS, 10)
-            self.decoder = nn.Linear(10, N_POINTS)
+            self.latent_size = LATENT
+            # skip_init: no draw from torch's global generator (shared by a batch's threads in the parent)
+            self.encoder = nn.utils.skip_init(nn.Linear, N_POINTS, LATENT)
+            self.decoder = nn.utils.skip_init(nn.Linear, LATENT, N_POINTS)
             self.logvar_param = nn.Parameter(torch.tensor([-0.5]))
-            self.records = []
-            self.hook_grads = []
-            self.logvar_param.register_hook(lambda g: self.hook_grads.append(float(g.sum())))
+            weights = drawn(seed, 2 * (N_POINTS * LATENT + N_POINTS + LATENT))
+            with torch.no_grad():
+                at = 0
+                for p in (self.encoder.weight, self.encoder.bias, self.decoder.weight, self.decoder.bias):
+                    p.copy_(0.1 * weights[at: at + p.numel()].view_as(p))
+                    at += p.numel()
 
         def forward(self, y):
             mu = self.encoder(y)
-            logvar = self.logvar_param.expand_as(mu)
-            y_hat = self.decoder(mu)
-            self.records.append({"training": self.training, "batch": int(y.shape[0]), "y": y.detach().clone(),
-                                 "y_hat": y_hat.detach().clone(), "mu": mu.detach().clone()})
-            return y_hat, mu, logvar
+            return self.decoder(mu), mu, self.logvar_param.expand_as(mu)
+
+    return ProbeVAE()
+
+
+def make_probe_classes(ns):
+    import torch
 
     class SpyOptimizer(torch.optim.SGD):
         instances = []
@@ -88,27 +118,24 @@ def make_probe_classes(ns):
             super().__init__(*args, **kwargs)
             SpyTracker.instances.append(self)
 
-    return ProbeVAE, SpyOptimizer, SpyStepLR, SpyPlateau, SpyTracker
+    return SpyOptimizer, SpyStepLR, SpyPlateau, SpyTracker
 
 
 class SmallDataset:
-    def __init__(self, n):
-        from HW7_utils import AirfoilDataset
-
-        full = AirfoilDataset()
-        self.items = [full[i] for i in range(0, len(full), max(1, len(full) // n))][:n]
+    def __init__(self, seed, size):
+        self.rows = probe_data(seed, size)
 
     def __len__(self):
-        return len(self.items)
+        return len(self.rows)
 
     def __getitem__(self, i):
-        return self.items[i]
+        return self.rows[i], f"probe-{i}"
 
 
-def run_loop(ns, scheduler, n_iters, beta, window, batch_size):
+def run_loop(ns, probe, inputs):
     import torch
 
-    ProbeVAE, SpyOptimizer, SpyStepLR, SpyPlateau, SpyTracker = make_probe_classes(ns)
+    SpyOptimizer, SpyStepLR, SpyPlateau, SpyTracker = make_probe_classes(ns)
     torch.optim._GraderSpyOptimizer = SpyOptimizer
     torch.optim.lr_scheduler._GraderSpyStepLR = SpyStepLR
     real_plateau = torch.optim.lr_scheduler.ReduceLROnPlateau
@@ -116,58 +143,65 @@ def run_loop(ns, scheduler, n_iters, beta, window, batch_size):
     ns_tracker = ns["VAE_Tracker"]
     ns["VAE_Tracker"] = SpyTracker
     student_dkl = ns.get("D_KL")
-    ns["D_KL"] = dkl = reference_dkl  # the loop is tested on its own: a broken D_KL is part 1.4's
+    ns["D_KL"] = reference_dkl  # the loop is tested on its own: a broken D_KL is part 1.4's
     seed_everything(0)
-    model = ProbeVAE()
-    name = "_GraderSpyStepLR" if scheduler == "StepLR" else "ReduceLROnPlateau"
-    config = {"step_size": 3} if scheduler == "StepLR" else {"patience": 100}
+    model = probe_model(inputs.model_seed)
+    dataset = SmallDataset(inputs.data_seed, inputs.dataset_size)
+    ys, flags, hook_grads = [], [], []
+    model.register_forward_pre_hook(lambda m, args: (ys.append(args[0]), flags.append(m.training)) and None)
+    model.logvar_param.register_hook(lambda g: hook_grads.append(float(g.sum())))
+    name = "_GraderSpyStepLR" if probe.scheduler == "StepLR" else "ReduceLROnPlateau"
+    config = {"step_size": 3} if probe.scheduler == "StepLR" else {"patience": 100}
     try:
-        _, err = attempt(ns["train_VAE"], model, SmallDataset(100), device="cpu", plot_freq=0, beta=beta,
+        _, err = attempt(ns["train_VAE"], model, dataset, device="cpu", plot_freq=0, beta=probe.beta,
                          optimizer_name="_GraderSpyOptimizer", optimizer_config={"lr": 0.0},
                          lr_scheduler_name=name, lr_scheduler_config=config,
-                         running_avg_window=window, n_iters=n_iters, batch_size=batch_size)
+                         running_avg_window=probe.window, n_iters=probe.n_iters, batch_size=probe.batch_size)
     finally:
         torch.optim.lr_scheduler.ReduceLROnPlateau = real_plateau
         ns["VAE_Tracker"] = ns_tracker
         ns["D_KL"] = student_dkl
     opt = SpyOptimizer.instances[-1] if SpyOptimizer.instances else None
     tracker = SpyTracker.instances[-1] if SpyTracker.instances else None
-    obs = {"error": err, "forward_calls": len(model.records),
-           "training_flags": [r["training"] for r in model.records],
-           "batches": [r["batch"] for r in model.records],
-           "optimizer_made": opt is not None, "trackers": len(SpyTracker.instances)}
+    run = LoopRun(error=err, rows=[rows_of(y, dataset.rows) for y in ys], trackers=len(SpyTracker.instances),
+                  training_flags=flags, hook_grads=hook_grads,
+                  scheduler_calls=SpyStepLR.calls if probe.scheduler == "StepLR" else SpyPlateau.calls)
     if opt is not None:
-        obs.update(steps=opt.steps, zero_grads=opt.zero_grads, grad_at_step=opt.grad_at_step,
-                   hook_grads=model.hook_grads)
+        run.steps, run.grad_at_step = opt.steps, opt.grad_at_step
     if tracker is not None:
-        obs["tracker"] = {"n_iters": tracker.n_iters, "rec": tracker.rec_losses,
-                          "prior": tracker.prior_losses, "total": tracker.total_losses}
-    # What the losses should have been: the reference D_KL (the student's is part 1.4's) on the recorded tensors.
-    expected_rec, expected_prior, expected_grad = [], [], []
-    for r in model.records:
-        expected_rec.append(float(torch.nn.functional.mse_loss(r["y_hat"], r["y"])))
-        lv = model.logvar_param.detach().clone().requires_grad_(True)
-        prior, perr = attempt(dkl, r["mu"], lv.expand_as(r["mu"]))
-        if perr is None and isinstance(prior, torch.Tensor) and prior.numel() == 1:
-            expected_prior.append(float(prior))
-            g, gerr = attempt(torch.autograd.grad, prior, lv, allow_unused=True)
-            expected_grad.append(None if gerr or g[0] is None else beta * float(g[0].sum()))
-        else:
-            expected_prior.append(None)
-            expected_grad.append(None)
-    # The prior may be the mean over the latent dimensions (D_KL) or their sum: the judge accepts both.
-    obs.update(expected_rec=expected_rec, expected_prior=expected_prior, expected_grad=expected_grad,
-               latent_dims=model.latent_size)
-    obs["scheduler_calls"] = SpyStepLR.calls if scheduler == "StepLR" else SpyPlateau.calls
-    return obs
+        run.tracker = TrackerSeen(n_iters=tracker.n_iters if isinstance(tracker.n_iters, int) else None,
+                                  rec=_floats(tracker.rec_losses), prior=_floats(tracker.prior_losses),
+                                  total=_floats(tracker.total_losses))
+    return run
+
+
+def rows_of(y, rows):
+    """Which rows of the probe's dataset make up the batch ``y`` (-1 for a row that is none of them)."""
+    import torch
+
+    if not isinstance(y, torch.Tensor) or y.dim() != 2 or y.shape[1] != rows.shape[1]:
+        return []
+    same = (y.detach().to("cpu", rows.dtype)[:, None, :] == rows[None, :, :]).all(-1)
+    found = same.any(-1)
+    return [int(i) if ok else -1 for i, ok in zip(same.float().argmax(-1).tolist(), found.tolist())]
+
+
+def _floats(items):
+    out = []
+    for v in list(items)[:10000]:
+        try:
+            out.append(float(v))
+        except (TypeError, ValueError):
+            out.append(None)
+    return [v if v is None or v == v and abs(v) != float("inf") else None for v in out]
 
 
 def observe_training(ns):
+    inputs = load(LoopInputs, JOB["inputs"])
     if not callable(ns.get("train_VAE")):
-        return {"missing": ["train_VAE"]}
-    obs = {}
-    for probe in JOB["loops"]:  # judges/probes.py: LOOP_PROBES
-        result, err = attempt(run_loop, ns, probe["scheduler"], probe["n_iters"], probe["beta"], probe["window"],
-                              probe["batch_size"])
-        obs[probe["key"]] = result if err is None else {"error": err}
-    return obs
+        return LoopSeen(missing=["train_VAE"])
+    runs = []
+    for probe in inputs.probes:
+        result, err = attempt(run_loop, ns, probe, inputs)
+        runs.append(result if err is None else LoopRun(error=err))
+    return LoopSeen(runs=runs)

@@ -1,28 +1,40 @@
-"""Parts 1.4 and 2.1 in the child: call the student's D_KL and VAE on the job's probes and record what comes back."""
+"""Parts 1.4 and 2.1 in the child: call the student's D_KL and VAE on the job's inputs and record what comes
+back, raw (protocol.py); the judges in the parent decide what it is worth."""
 
-from .runtime import JOB, attempt, describe, seed_everything, values
+from HW7_utils import N_POINTS  # the airfoil's heights: the dataset's one name for 200
+
+from .protocol import (
+    Call,
+    DecoderSeen,
+    DklInputs,
+    DklSeen,
+    EncoderSeen,
+    ForwardSeen,
+    GenerateSeen,
+    VaeInputs,
+    VaeSeen,
+    load,
+)
+from .runtime import JOB, attempt, call, seed_everything, tensor
 
 
 # --- part 1.4: D_KL ---------------------------------------------------------------------------
 def observe_dkl(ns):
+    """D_KL on each case's inputs: mu, then logvar, drawn by torch.randn right after manual_seed(seed)
+    (as the notebook's public test draws them; the judge draws the same in the parent)."""
     import torch
 
+    inputs = load(DklInputs, JOB["inputs"])
     fn = ns.get("D_KL")
     if not callable(fn):
-        return {"missing": ["D_KL"]}
+        return DklSeen(missing=["D_KL"])
     cases = []
-    for case in JOB["cases"]:
-        torch.manual_seed(case["seed"])
-        mu = torch.randn(*case["shape"])
-        logvar = torch.randn(*case["shape"])
-        out, err = attempt(fn, mu.clone(), logvar.clone())
-        entry = {"error": err}
-        if err is None:
-            entry["describe"] = describe(out)
-            if isinstance(out, torch.Tensor):
-                entry["values"] = values(out, 64)
-        cases.append(entry)
-    return {"cases": cases}
+    for case in inputs.cases:
+        torch.manual_seed(case.seed)
+        mu = torch.randn(*case.shape)
+        logvar = torch.randn(*case.shape)
+        cases.append(call(fn, mu.clone(), logvar.clone(), limit=64)[0])
+    return DklSeen(cases=cases)
 
 
 # --- part 2.1: the VAE ------------------------------------------------------------------------
@@ -37,6 +49,13 @@ def build_model(ns):
     return ns["VAE"](**config), source
 
 
+def drawn(seed, *shape):
+    """torch.randn(*shape) from a generator of its own seeded with ``seed``: the judge draws the same."""
+    import torch
+
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
 def _last_linear(module, out_features):
     import torch.nn as nn
 
@@ -44,105 +63,78 @@ def _last_linear(module, out_features):
     return found[-1] if found else None
 
 
-def observe_encoder(model, latent):
-    import torch
-
-    from HW7_utils import N_POINTS
-
-    seed_everything(1)
-    y = torch.randn(JOB["probes"]["encoder_batch"], N_POINTS)
+def observe_encoder(model, latent, inputs):
+    seed_everything(0)
+    y = drawn(inputs.encoder_seed, inputs.encoder_batch, N_POINTS)
     layer = _last_linear(model.encoder, 2 * latent)
     captured = []
     handle = layer.register_forward_hook(lambda m, i, o: captured.append(o)) if layer is not None else None
-    out, err = attempt(model.encoder, y)
-    if handle:
-        handle.remove()
-    obs = {"error": err, "has_output_layer": layer is not None}
-    if err is None:
-        obs["describe"] = describe(out)
-        if isinstance(out, (tuple, list)) and len(out) == 2:
-            obs["parts"] = [describe(o) for o in out]
-            if captured and all(isinstance(o, torch.Tensor) for o in out):
-                o = captured[-1]
-                if o.shape == (7, 2 * latent) and out[0].shape == out[1].shape == (7, latent):
-                    obs["chunk_diff"] = float(max((out[0] - o[:, :latent]).abs().max(),
-                                                  (out[1] - o[:, latent:]).abs().max()))
-    return obs
+    try:
+        seen = EncoderSeen(call=call(model.encoder, y)[0], layer_found=layer is not None)
+    finally:
+        if handle:
+            handle.remove()
+    if captured and hasattr(captured[-1], "shape"):
+        seen.layer_out = tensor(captured[-1])
+    return seen
 
 
-def observe_decoder(model, latent):
+def observe_decoder(model, latent, inputs):
     import torch
 
-    seed_everything(2)
-    z = torch.randn(JOB["probes"]["decoder_batch"], latent)
-    out, err = attempt(model.decoder, z)
-    obs = {"error": err}
-    if err is None:
-        obs["describe"] = describe(out)
-        if isinstance(out, torch.Tensor):
-            obs["finite"] = bool(torch.isfinite(out).all())
-            if out.requires_grad:
-                _, err = attempt(lambda: out.sum().backward())
-                obs["grad_reaches_params"] = err is None and any(
-                    p.grad is not None and bool(p.grad.abs().sum() > 0) for p in model.decoder.parameters())
-    return obs
+    seed_everything(0)
+    z = drawn(inputs.decoder_seed, inputs.decoder_batch, latent)
+    seen, out = call(model.decoder, z)
+    if isinstance(out, torch.Tensor) and out.requires_grad:
+        _, err = attempt(lambda: out.sum().backward())
+        seen = DecoderSeen(call=seen, grad_reaches_params=err is None and any(
+            p.grad is not None and bool(p.grad.abs().sum() > 0) for p in model.decoder.parameters()))
+    return seen if isinstance(seen, DecoderSeen) else DecoderSeen(call=seen, grad_reaches_params=False)
 
 
-def observe_forward(model, latent):
-    """Call forward with torch.randn_like replaced by a recorder, and watch what reaches the decoder."""
+def observe_forward(model, latent, inputs):
+    """Call forward with torch.randn_like handing out the judge's eps, and record what reaches the decoder."""
     import torch
 
-    from HW7_utils import N_POINTS
-
-    seed_everything(3)
-    y = torch.randn(JOB["probes"]["forward_batch"], N_POINTS)
-    eps_given, z_seen = [], []
+    seed_everything(0)
+    y = drawn(inputs.forward_seed, inputs.forward_batch, N_POINTS)
+    calls, z_seen = [], []
     real_randn_like = torch.randn_like
 
-    def fake_randn_like(t, *args, **kwargs):
-        eps = real_randn_like(t, *args, **kwargs)
-        eps_given.append(eps.detach().clone())
-        return eps
+    def judges_eps(t, *args, **kwargs):  # the same eps for every call: torch.randn(shape) from eps_seed
+        calls.append(1)
+        eps = drawn(inputs.eps_seed, *t.shape)
+        return eps.to(dtype=kwargs.get("dtype") or t.dtype, device=t.device)
 
     handle = model.decoder.register_forward_pre_hook(lambda m, args: z_seen.append(args[0]) and None)
-    torch.randn_like = fake_randn_like
+    torch.randn_like = judges_eps
     model.train()
     try:
-        out, err = attempt(model, y)
+        seen, out = call(model, y)
     finally:
         torch.randn_like = real_randn_like
         handle.remove()
-    obs = {"error": err, "randn_like_calls": len(eps_given)}
-    if err is not None:
-        return obs
-    obs["describe"] = describe(out)
-    if not (isinstance(out, (tuple, list)) and len(out) == 3 and all(isinstance(o, torch.Tensor) for o in out)):
-        return obs
-    y_hat, mu, logvar = out
-    obs["parts"] = [describe(o) for o in out]
-    if z_seen and isinstance(z_seen[-1], torch.Tensor) and mu.shape == logvar.shape == z_seen[-1].shape:
-        z = z_seen[-1]
-        if eps_given and eps_given[-1].shape == mu.shape:
-            expected = mu + torch.exp(0.5 * logvar) * eps_given[-1]
-            obs["reparam_diff"] = float((z - expected).abs().max())
-        implied = ((z - mu) / torch.exp(0.5 * logvar)).detach()
-        obs["implied_eps_std"] = float(implied.std()) if implied.numel() > 1 else None
-        grads, err = attempt(torch.autograd.grad, y_hat.sum(), [mu, logvar], allow_unused=True)
-        obs["grad_error"] = err
-        if err is None:
-            obs["grad_mu"] = grads[0] is not None and bool(grads[0].abs().sum() > 0)
-            obs["grad_logvar"] = grads[1] is not None and bool(grads[1].abs().sum() > 0)
+    obs = ForwardSeen(call=seen, randn_like_calls=len(calls))
+    if z_seen and isinstance(z_seen[-1], torch.Tensor):
+        obs.z = tensor(z_seen[-1])
+    if isinstance(out, (tuple, list)) and len(out) == 3 and all(isinstance(o, torch.Tensor) for o in out):
+        y_hat, mu, logvar = out
+        grads, obs.grad_error = attempt(torch.autograd.grad, y_hat.sum(), [mu, logvar], allow_unused=True)
+        if obs.grad_error is None:
+            obs.grad_mu, obs.grad_logvar = (tensor(g) if g is not None else None for g in grads)
     return obs
 
 
-def observe_generate(model, latent):
+def observe_generate(model, latent, inputs):
     import torch
 
-    n, small = JOB["probes"]["n_samples"], JOB["probes"]["device_samples"]
+    n, small = inputs.n_samples, inputs.device_samples
+    first_seed, other_seed = inputs.generate_seeds
     gen = getattr(model, "generate", None)
     if not callable(gen):
-        return {"error": "VAE has no generate method"}
-    z_seen, modes, enc_calls = [], [], []
+        return GenerateSeen(first=Call(error="VAE has no generate method"))
+    z_seen, modes, enc_calls, z_seen_first = [], [], [], []
+
     def on_decoder(module, args):  # a pre-hook that returns None leaves the input alone
         z_seen.append(args[0])
         modes.append(module.training)
@@ -151,41 +143,37 @@ def observe_generate(model, latent):
     h2 = model.encoder.register_forward_pre_hook(lambda m, args: enc_calls.append(1) and None)
     model.train()
     try:
-        first, err = attempt(gen, n_samples=n, seed=0)
-        obs = {"error": err}
-        if err is not None:
+        obs = GenerateSeen(first=call(gen, n_samples=n, seed=first_seed)[0])
+        if obs.first.error is not None:
             return obs
-        obs["describe"] = describe(first)
-        obs["decoder_training"] = modes[-1] if modes else None
-        obs["encoder_calls"] = len(enc_calls)
-        if not isinstance(first, torch.Tensor):
-            return obs
-        obs["finite"] = bool(torch.isfinite(first).all())
-        again, err = attempt(gen, n_samples=n, seed=0)
-        other, err2 = attempt(gen, n_samples=n, seed=1)
-        if err is None and isinstance(again, torch.Tensor) and again.shape == first.shape:
-            obs["same_seed_diff"] = float((again - first).abs().max())
-        if err2 is None and isinstance(other, torch.Tensor) and other.shape == first.shape:
-            obs["other_seed_diff"] = float((other - first).abs().max())
+        obs.decoder_training = modes[0] if modes else None
+        obs.encoder_calls = len(enc_calls)
         if z_seen and isinstance(z_seen[0], torch.Tensor):
-            torch.manual_seed(0)
-            expected = torch.randn(n, latent)
-            z = z_seen[0].detach().to("cpu", torch.float32)
-            obs["z_shape"] = list(z.shape)
-            if z.shape == expected.shape:
-                obs["z_diff"] = float((z - expected).abs().max())
+            obs.z = tensor(z_seen[0])
+            z_seen_first.append(z_seen[0])
+        obs.again = call(gen, n_samples=n, seed=first_seed)[0]
+        obs.other = call(gen, n_samples=n, seed=other_seed)[0]
         z_seen.clear()
-        big, err = attempt(gen, n_samples=JOB["probes"]["z_stats_samples"], seed=7)
+        _, err = attempt(gen, n_samples=inputs.z_stats_samples, seed=other_seed ^ 0x5A5A)
         if err is None and z_seen and isinstance(z_seen[-1], torch.Tensor):
             z = z_seen[-1].detach().to("cpu", torch.float64)
-            obs["z_mean"], obs["z_std"] = float(z.mean()), float(z.std())
-        on_device, err = attempt(gen, n_samples=small, seed=0, device="cpu")
-        obs["device_error"] = err
-        if err is None:
-            obs["device_describe"] = describe(on_device)
+            obs.z_stats = [float(z.mean()), float(z.std())]
+        obs.device = call(gen, n_samples=small, seed=first_seed, device="cpu")[0]
     finally:
         h1.remove()
         h2.remove()
+    # The student's own decoder on the prior's z for the first seed, in eval and in train mode: generate's
+    # samples must be one of these (the judge draws the same z).
+    # (and on the z it got, for a generate that draws z its own way).
+    z = drawn(first_seed, n, latent)
+    redo = [(False, z, "decoded_eval"), (True, z, "decoded_train")]
+    if z_seen_first:
+        redo.append((bool(obs.decoder_training), z_seen_first[0], "decoded_seen"))
+    for mode, z_in, name in redo:
+        seed_everything(0)
+        model.decoder.train(mode)
+        with torch.no_grad():
+            setattr(obs, name, call(model.decoder, z_in.detach().clone())[0])
     return obs
 
 
@@ -241,6 +229,7 @@ def build_parts(ns):
 
 
 def observe_vae(ns):
+    inputs = load(VaeInputs, JOB["inputs"])
     missing = [n for n in ("VAE",) if not callable(ns.get(n))]
     problem = {"missing": missing} if missing else None
     if problem is None:
@@ -249,21 +238,25 @@ def observe_vae(ns):
             problem = {"build_error": err}
     if problem is not None:  # the Encoder and Decoder tests still run when those classes work alone
         parts = build_parts(ns)
-        obs = {**problem, "latent_size": parts["latent_size"], "standalone": parts["tried"]}
+        obs = VaeSeen(**problem, latent_size=parts["latent_size"], standalone=parts["tried"])
         model, latent = parts.get("model"), parts["latent_size"]
         for name, observe in (("encoder", observe_encoder), ("decoder", observe_decoder)):
             if model is not None and getattr(model, name) is not None and isinstance(latent, int):
-                result, err = attempt(observe, model, latent)
-                obs[name] = result if err is None else {"error": err}
+                result, err = attempt(observe, model, latent, inputs)
+                setattr(obs, name, result if err is None else SEEN_OF[name](**{FIRST_CALL[name]: Call(error=err)}))
         return obs
-    model, source = built
+    model, _ = built
     latent = getattr(model, "latent_size", None)
-    obs = {"config_source": source, "latent_size": latent,
-           "has": {k: hasattr(model, k) for k in ("encoder", "decoder", "latent_size")}}
-    if not all(obs["has"].values()) or not isinstance(latent, int):
+    obs = VaeSeen(latent_size=latent if isinstance(latent, int) else None,
+                  has={k: hasattr(model, k) for k in ("encoder", "decoder", "latent_size")})
+    if not all(obs.has.values()) or not isinstance(latent, int):
         return obs
     for name, observe in (("encoder", observe_encoder), ("decoder", observe_decoder),
                           ("forward", observe_forward), ("generate", observe_generate)):
-        result, err = attempt(observe, model, latent)
-        obs[name] = result if err is None else {"error": err}
+        result, err = attempt(observe, model, latent, inputs)
+        setattr(obs, name, result if err is None else SEEN_OF[name](**{FIRST_CALL[name]: Call(error=err)}))
     return obs
+
+
+SEEN_OF = {"encoder": EncoderSeen, "decoder": DecoderSeen, "forward": ForwardSeen, "generate": GenerateSeen}
+FIRST_CALL = {"encoder": "call", "decoder": "call", "forward": "call", "generate": "first"}

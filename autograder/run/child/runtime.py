@@ -1,8 +1,12 @@
 """The child's runtime: the channel to the parent, the job, running the student's cells, and the
-helpers every observer uses (``attempt``, ``describe``, ``values``, ``seed_everything``).
+helpers every observer uses (``attempt``, ``call``, ``tensor``, ``describe``, ``values``, ``seed_everything``).
 
-``main`` reads the job (the part, the student's cells, the probe parameters) from stdin, runs the
-cells, calls the part's observer and sends its observations to the parent over the pipe FD.
+``main`` reads the job (the part, the student's cells, the probe inputs) from stdin, runs the cells,
+calls the part's observer and sends its observations (a protocol dataclass) to the parent over the pipe FD.
+
+Nothing here is trusted by the parent: student code runs in this process and can call ``send`` itself,
+replace it, or write to the pipe.  The parent accepts one report per job (autograder/run/sandbox.py) and
+judges only what the report's outputs earn on the inputs it chose (autograder/judges).
 """
 
 import json
@@ -17,6 +21,7 @@ JOB = {}  # filled in place by main(): the observers import this very dict
 # The reporting path holds its own references, taken before any student code runs, so that patching
 # json, os, this module's globals or builtins later does not change what is sent.
 _dumps, _write, _exit, _isinstance = json.dumps, os.write, os._exit, isinstance
+_asdict = __import__("dataclasses").asdict
 
 
 def send(message, _state={}):  # noqa: B006 (state shared between calls on purpose)
@@ -62,6 +67,35 @@ def values(t, limit=4096):
     return [None if not math.isfinite(v) else v for v in t.tolist()]
 
 
+def tensor(t, limit=8192):
+    """A returned tensor as protocol data: its form and its first ``limit`` values."""
+    from .protocol import Tensor
+
+    try:
+        numbers = values(t, limit)
+    except Exception:  # noqa: BLE001 (a tensor on the meta device, a subclass that refuses): form only
+        numbers = []
+    return Tensor(shape=list(t.shape), values=numbers, requires_grad=bool(t.requires_grad), device=str(t.device))
+
+
+def call(fn, *args, limit=8192, **kwargs):
+    """Call a student's function: (protocol Call, the raw result or None)."""
+    import torch
+
+    from .protocol import Call
+
+    out, err = attempt(fn, *args, **kwargs)
+    if err is not None:
+        return Call(error=err), None
+    seen = Call(kind=type(out).__name__)
+    if isinstance(out, torch.Tensor):
+        seen.items = [tensor(out, limit)]
+    elif isinstance(out, (tuple, list)):
+        seen.length = len(out)
+        seen.items = [tensor(o, limit) if isinstance(o, torch.Tensor) else None for o in out[:4]]
+    return seen, out
+
+
 def describe(out):
     import torch
 
@@ -104,7 +138,9 @@ def _alarm(signum, frame):
 
 
 def main(observers):
-    """Run the job's part with ``observers[part](namespace of the student's cells)``."""
+    """Run the job's part with the observer ``observers[part]`` ("module:function" of this package, imported
+    only now: a child holds no other part's code in sys.modules) on the namespace of the student's cells."""
+    import importlib
     global CHANNEL
     import signal
 
@@ -124,6 +160,8 @@ def main(observers):
     report = send
     send({"started": True})  # fixes the reporting state before student code exists
     try:
+        module, function = observers[JOB["part"]].split(":")
+        observe = getattr(importlib.import_module(f"child.{module}"), function)  # before any student code
         ns = {"__name__": "__main__", "plt": LazyPyplot()}
         exec(compile(JOB["prelude"], "<imports>", "exec"), ns)
         cell_errors = []
@@ -140,7 +178,9 @@ def main(observers):
             if err is not None:
                 cell_errors.append({"cell": cell["index"] + 1, "error": err})
         seed_everything(0)
-        observations = observers[JOB["part"]](ns)
+        observations = observe(ns)
+        if not _isinstance(observations, dict):
+            observations = _asdict(observations)  # a protocol dataclass
         report({"observations": observations, "cell_errors": cell_errors})
     except MemoryError:
         report({"cause": f"it ran out of memory (the limit is {JOB.get('memory_gb', '?')} GB)"})
