@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from dataclasses import dataclass, field
 
 from . import limits, parts
@@ -61,6 +62,18 @@ class GradedCode:
     def missing(self, part: str) -> list[str]:
         return [n for n in NAMES_BY_PART[part] if n not in self.where]
 
+
+
+# CPython 3.11 keeps the AST converter's recursion count in state that threads share: two ast.parse calls at
+# once (a batch grades two submissions in threads) can fail with "SystemError: AST constructor recursion depth
+# mismatch" (python/cpython#106905).  Every parse in the parent goes through this lock.
+_AST_LOCK = threading.Lock()
+
+
+def parse(text: str) -> ast.Module:
+    """ast.parse, one thread at a time (see _AST_LOCK)."""
+    with _AST_LOCK:
+        return ast.parse(text)
 
 def _cell_text(cell) -> str:
     source = cell.get("source", "")
@@ -134,7 +147,7 @@ def find_graded_cells(notebook) -> GradedCode:
             continue
         cell_no = index + 1
         try:
-            tree = ast.parse(text)
+            tree = parse(text)
             kept, defines, cell_notes, cell_forbidden = _keep(tree, cell_no)
             source = ast.unparse(ast.Module(body=kept, type_ignores=[])) if kept else ""
         except SyntaxError as exc:
@@ -160,7 +173,7 @@ def find_graded_cells(notebook) -> GradedCode:
         if cell.get("cell_type") != "code" or index in graded:
             continue
         try:
-            tree = ast.parse(_cell_text(cell))
+            tree = parse(_cell_text(cell))
         except (SyntaxError, RecursionError, MemoryError, ValueError):
             continue
         for node in tree.body:
@@ -268,7 +281,7 @@ def notebook_configs(code: GradedCode, refused: dict[str, str] | None = None) ->
     for cell in code.cells:
         if not cell.source:
             continue
-        for node in ast.parse(cell.source).body:
+        for node in parse(cell.source).body:
             if isinstance(node, ast.Assign):
                 for target in node.targets:
                     if isinstance(target, ast.Name) and target.id in ("model_config", "train_config"):

@@ -88,7 +88,7 @@ def _assigned_in_notebook(notebook, key: str) -> bool:
         if cell.get("cell_type") != "code" or not cells.TAG.match(text.lstrip("\n").split("\n", 1)[0]):
             continue
         try:
-            tree = ast.parse(text)
+            tree = cells.parse(text)
         except SyntaxError:
             continue
         if any(isinstance(node, (ast.Assign, ast.AnnAssign)) and key in

@@ -73,9 +73,9 @@ class Evaluation:
 
 
 def evaluation(job: dict[str, Any]) -> Evaluation:
-    """The 24 latent vectors the grader decodes for this submission (secret, fixed by its content), and
+    """The latent vectors the grader decodes (the course's, from its secret: decoder_draw.COURSE_KEY), and
     the graded source's size when it is far beyond what code needs (weights pasted in as a literal?)."""
-    z = decoder_draw.latents(decoder_draw.submission_key(job), decoder_draw.latent_size(job.get("model_config")))
+    z = decoder_draw.latents(decoder_draw.COURSE_KEY, decoder_draw.latent_size(job.get("model_config")))
     size = sum(len(str(c.get("source", "")).encode()) for c in job.get("cells") or [] if isinstance(c, dict))
     review = None
     if size > LITERAL_SOURCE_BYTES:
@@ -115,7 +115,7 @@ def median_draw(samples: np.ndarray, verified: bool) -> tuple[np.ndarray, Any, l
     child's own 24 as they are."""
     from hw7core import sample_quality
 
-    n = decoder_draw.N_SAMPLES
+    n = limits.N_SAMPLES
     several = verified and samples.ndim == 2 and len(samples) > n and len(samples) % n == 0
     draws = [samples[i:i + n] for i in range(0, len(samples), n)] if several else [samples]
     reports = [sample_quality.score(d) for d in draws]

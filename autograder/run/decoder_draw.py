@@ -36,6 +36,11 @@ from hw7core import limits
 
 EVALUATOR = Path(__file__).with_name("onnx_eval.py")
 PURPOSE = "2.3 latents"
+# One set of latents for the whole course (from its secret alone): two submissions with the same model get
+# the same samples and the same score, whatever else their code says.  The child never sees them (nothing
+# the secret decides enters a sandbox) and they are drawn after each model is fixed, so no model can be
+# fitted to them.  (Hidden test inputs differ per submission instead: there a replayed report is the threat.)
+COURSE_KEY = b"every submission of the course"
 N_DRAWS = 5  # sets of 24: 2.3 scores the median one (retrain.median_draw)
 GRAPH_MAX_BYTES = 3 * 2**20  # the child's limit too (child/retraining.py): a 750k-parameter decoder
 DRAW_WALL_S = 60.0
@@ -57,18 +62,14 @@ class Draw:
         return self.samples is not None
 
 
-def submission_key(job: dict[str, Any]) -> bytes:
-    """What decides the model: the graded cells and both configs (the same submission, the same key)."""
-    return secret.submission_key({k: job.get(k) for k in ("cells", "model_config", "train_config")})
-
-
 def latent_size(model_config: Any) -> int:
     size = model_config.get("latent_size") if isinstance(model_config, dict) else None
     return size if isinstance(size, int) and not isinstance(size, bool) and 0 < size <= 4096 else limits.LATENT_SIZE
 
 
 def latents(key: bytes, latent: int) -> np.ndarray:
-    """This submission's N_DRAWS x 24 latent vectors: N(0, I) draws from a seed derived from the course secret."""
+    """N_DRAWS x N_SAMPLES latent vectors: N(0, I) draws from a seed derived from the course secret (``key``:
+    COURSE_KEY when grading)."""
     rng = np.random.default_rng(secret.derive(PURPOSE, key))
     return rng.standard_normal((N_DRAWS * limits.N_SAMPLES, latent)).astype(np.float32)
 

@@ -79,7 +79,7 @@ def graded_code(notebook: Any) -> str:
     for cell in cells.find_graded_cells(notebook).cells:
         if not cell.source:
             continue
-        tree = ast.parse(cell.source)
+        tree = cells.parse(cell.source)
         tree.body = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
         if tree.body:
             pieces.append(ast.unparse(_normalise(tree)))
