@@ -118,8 +118,9 @@ class _Grading:
         if not outcome.ok:
             return _zero_tests(part, f"Part {part} got no points because {outcome.cause}.")
         errors = self._cell_errors(outcome)
-        if errors and part == QUICK[0]:  # said once, in the notes, rather than in every part
-            self.results.notes.append("Errors while running the graded cells:\n" + "\n".join(errors))
+        note = "Errors while running the graded cells:\n" + "\n".join(errors)
+        if errors and note not in self.results.notes:  # said once, in the notes, by whichever part ran
+            self.results.notes.append(note)
         self.results.notes += [f"Part {part}: {note}" for note in outcome.payload.get("ignored", [])]
         try:
             tests = checks.judge(part, outcome.payload["observations"], self.inputs(part))

@@ -4,7 +4,7 @@ import HW7_utils
 
 # Shapes and counts every side agrees on.
 N_POINTS = HW7_utils.N_POINTS  # the airfoil size: y-values per airfoil (the dataset's), the model's input and output
-N_SAMPLES = 24  # the generated airfoils part 2.3 scores (and 2.1's generate test asks for)
+N_SAMPLES = HW7_utils.N_SAMPLES  # the generated airfoils part 2.3 scores (and 2.1's generate test asks for)
 
 # Configs (train_config.yaml): larger values are refused with a message, never run.
 N_ITERS_MAX = 20_000

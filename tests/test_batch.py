@@ -185,7 +185,7 @@ def test_a_fifo_or_a_link_in_a_submission_blocks_nothing(tmp_path, solution, qui
     (folder / "model_config.yaml").symlink_to("/etc/hostname")
     job = batch.discover(tmp_path / "subs")[0]
     assert batch.expected_cost(job) == 0
-    name, data = batch.pack(folder)
+    name, data = cluster.pack(folder)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert zf.namelist() == ["HW7.ipynb"]  # the FIFO and the link are left out
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import variants
 
+from autograder import secret
 from autograder.grader import grade
 from autograder.judges import samples as retrain
 from autograder.reports import summary
@@ -248,12 +249,17 @@ def test_the_evaluator_reproduces_the_decoder_and_is_deterministic():
     assert np.abs(np.array(first.samples) - expected).max() < 1e-5
 
 
-def test_the_latents_depend_on_the_submission_and_stay_put():
+def test_the_latents_are_the_courses_secret_and_stay_put(tmp_path, monkeypatch):
+    """One set of latents for the course: equal models score equally whatever else their code says; another
+    course secret gives other latents (a model cannot be fitted to them without the secret)."""
     job = {"cells": [{"index": 0, "source": "x = 1"}], "model_config": SMALL_MODEL, "train_config": {}}
     other = {**job, "cells": [{"index": 0, "source": "x = 2"}]}
     assert np.array_equal(retrain.evaluation(job).z, retrain.evaluation(dict(job)).z)
-    assert not np.array_equal(retrain.evaluation(job).z, retrain.evaluation(other).z)
+    assert np.array_equal(retrain.evaluation(job).z, retrain.evaluation(other).z)
     assert retrain.evaluation(job).z.shape == (decoder_draw.N_DRAWS * 24, 10)
+    before = retrain.evaluation(job).z
+    monkeypatch.setenv(secret.ENV_FILE, str(tmp_path / "another_course_secret"))
+    assert not np.array_equal(retrain.evaluation(job).z, before)
 
 
 def test_the_evaluator_refuses_operators_outside_its_list():

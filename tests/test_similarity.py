@@ -79,7 +79,7 @@ def test_starter_code_is_boilerplate(starter_code):
 def test_scores_do_not_depend_on_the_process_hash_seed(tmp_path, notebooks, root):
     for name in ("solution", "student_a", "student_b"):
         nbformat.write(notebooks[name], str(tmp_path / f"{name}.ipynb"))
-    script = ("import json, sys, nbformat, pathlib; from autograder import similarity as s\n"
+    script = ("import json, sys, nbformat, pathlib; from autograder.staff import similarity as s\n"
               "codes = {p.stem: s.graded_code(nbformat.read(str(p), as_version=4)) for p in "
               "sorted(pathlib.Path(sys.argv[1]).glob('*.ipynb'))}\n"
               "print(json.dumps([[p.a, p.b, p.score, p.shared] for p in "

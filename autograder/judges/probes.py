@@ -92,4 +92,4 @@ def inputs_for(part: str, key: bytes, secret: bytes | None = None):
 def job_for(part: str, key: bytes = BENCH_KEY) -> dict[str, Any]:
     """The probe inputs of ``part``'s child run (merged into its job)."""
     inputs = inputs_for(part, key)
-    return {"inputs": asdict(inputs)} if inputs is not None else {"n_samples": N_SAMPLES}  # 2.3: its sample count
+    return {"inputs": asdict(inputs)} if inputs is not None else {}

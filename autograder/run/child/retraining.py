@@ -10,7 +10,7 @@ import io
 import time
 import warnings
 
-from HW7_utils import N_POINTS  # the airfoil's heights (HW7_utils imports no heavy module at the top)
+from HW7_utils import N_POINTS, N_SAMPLES  # (HW7_utils imports no heavy module at the top)
 
 from .model import build_model
 from .runtime import JOB, attempt, describe, seed_everything
@@ -41,8 +41,8 @@ def find_decoder(model, latent):
         module.eval()
         try:
             with torch.no_grad():
-                out = module(torch.zeros(JOB["n_samples"], latent))
-            if isinstance(out, torch.Tensor) and tuple(out.shape) == (JOB["n_samples"], N_POINTS):
+                out = module(torch.zeros(N_SAMPLES, latent))
+            if isinstance(out, torch.Tensor) and tuple(out.shape) == (N_SAMPLES, N_POINTS):
                 found.append(module)
         except Exception:  # noqa: BLE001 (the encoder, say, refuses a latent-sized input)
             pass
@@ -66,7 +66,7 @@ def export_decoder(model):
     decoder = find_decoder(model, latent)
     was_training = decoder.training
     decoder.eval()
-    z = torch.zeros(JOB["n_samples"], latent)
+    z = torch.zeros(N_SAMPLES, latent)
     buffer = io.BytesIO()
     try:
         with torch.no_grad(), warnings.catch_warnings():
@@ -147,11 +147,11 @@ def retrain(ns):
                          "total": t.total_losses[::step], "every": step, "n": len(t.total_losses)}
     if err is not None:
         return obs
-    samples, err = attempt(model.generate, n_samples=JOB["n_samples"], seed=0)
+    samples, err = attempt(model.generate, n_samples=N_SAMPLES, seed=0)
     obs["generate_error"] = err
     if err is None:
         obs["describe"] = describe(samples)
-        if isinstance(samples, torch.Tensor) and samples.numel() <= JOB["n_samples"] * N_POINTS * 4:
+        if isinstance(samples, torch.Tensor) and samples.numel() <= N_SAMPLES * N_POINTS * 4:
             obs["samples"] = samples.detach().to("cpu", torch.float64).tolist()
     obs.update(_exported(model))  # after generate: its samples are the fallback if the export fails
     return obs
