@@ -296,8 +296,10 @@ CASES: list[Case] = [
     # Bad values.
     Case("nan_outputs", "D_KL and the decoder return NaN", _dkl("return torch.tensor(float('nan'))\n"),
          {"1.4": "zero:expected 0.93", "2.1": "base"}),
+    # 2.3's samples are drawn by the grader from the exported decoder (issue 21), not taken from generate: a
+    # broken generate costs 2.1.6's points once, and the same model scores as the baseline's.
     Case("inf_samples", "generate returns inf", _generate_returns('torch.full((n_samples, 200), float("inf"))'),
-         {"1.4": "base", "2.2": "base", "2.3": "zero:"}, parts=ALL),
+         {"1.4": "base", "2.2": "base", "2.3": "base"}, parts=ALL),
     Case("wrong_device", "generate returns a tensor on the meta device",
          _generate_returns('torch.zeros(n_samples, 200, device="meta")'),
          {"1.4": "base", "2.2": "base", "2.3": "zero:"}, parts=ALL),

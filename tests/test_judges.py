@@ -85,7 +85,7 @@ def test_the_dispatch_tables_are_the_parts():
 
     assert list(checks.JUDGES) == list(parts.QUICK)
     assert set(probes.INPUTS) == set(protocol.INPUTS) == set(protocol.SEEN) == set(parts.QUICK)
-    source = (ROOT / "autograder" / "child" / "__main__.py").read_text()
+    source = (ROOT / "autograder" / "run" / "child" / "__main__.py").read_text()
     observers = next(ast.literal_eval(node.value) for node in ast.walk(ast.parse(source))
                      if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "OBSERVERS")
     assert list(observers) == list(parts.NUMBERS)
