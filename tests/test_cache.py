@@ -110,9 +110,12 @@ def test_a_hang_is_kept_but_a_cancelled_or_unstarted_child_is_not(store):
     hang = Outcome(False, {}, "it ran longer than its time budget of 30 s and was stopped", 30.0)
     store.put(JOB, 30.0, hang)
     assert store.get(JOB, 30.0).cause == hang.cause
-    unstarted = Outcome(False, {}, "the grader could not start its test process (exit code 1)")
+    unstarted = Outcome(False, {}, "the grader could not start its test process (exit code 1)", not_the_students=True)
     store.put({**JOB, "part": "2.1"}, 30.0, unstarted)
     assert store.get({**JOB, "part": "2.1"}, 30.0) is None
+    # The outcome's field decides, not its wording (issue 19, defect 4): reworded, it is still not kept.
+    store.put({**JOB, "part": "2.2"}, 30.0, Outcome(False, {}, "the sandbox broke", not_the_students=True))
+    assert store.get({**JOB, "part": "2.2"}, 30.0) is None
 
 
 @pytest.mark.parametrize("cause", ["cancelled by the grader", "stopped: the grader re-runs it with its own loop"])

@@ -110,6 +110,6 @@ def test_a_part_stopped_by_the_wall_clock_backstop_says_so_and_is_not_cached():
     assert sandbox.backstop_s(budget) == 60.0 and sandbox.backstop_s(sandbox.Budget(wall_s=600.0)) == 660.0
     text = sandbox._describe_death(-9, True, budget, waited=15.25)
     assert "time budget of 20 s" in text and "15.2 s" in text and sandbox.WAITED in text
-    assert not cache.worth_keeping(sandbox.Outcome(False, {}, text, 60.0))
+    assert not cache.worth_keeping(sandbox.Outcome(False, {}, text, 60.0, not_the_students=True))
     spun = sandbox._describe_death(-9, True, budget)  # the CPU budget itself ran out: the student's, kept
     assert "time budget of 20 s" in spun and cache.worth_keeping(sandbox.Outcome(False, {}, spun, 20.0))

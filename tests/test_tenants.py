@@ -198,7 +198,7 @@ def test_a_submission_cannot_touch_another_in_the_batch_nor_its_cached_regrade(s
 def test_the_cache_keeps_no_outcome_a_co_tenant_or_a_busy_machine_could_have_caused(tmp_path, monkeypatch):
     job = {"part": "1.4", "cells": []}
     store = cache.Store(tmp_path / ".cache", sandbox.KIT_ROOT / "data" / "airfoils.npz")
-    waited = Outcome(False, {}, f"it did not finish ({sandbox.WAITED})", 90.0)
+    waited = Outcome(False, {}, f"it did not finish ({sandbox.WAITED})", 90.0, not_the_students=True)
     store.put(job, 30.0, waited)
     assert store.get(job, 30.0) is None
     shared = isolation.Isolation("namespaces", False, "same user for every child", network=True, pids=True)

@@ -111,13 +111,7 @@ def worth_keeping(outcome: Outcome, stopped_by_grader: bool = False) -> bool:
     """Outcomes caused by the student's code alone; never the grader's own trouble, which a rerun may fix (a run
     the grader stopped: it knows, it set the cancel event; a child that never started), nor what the rest of the
     machine may have caused (a wait that ended at the wall-clock backstop)."""
-    if sandbox.WAITED in outcome.cause:
-        return False
-    if stopped_by_grader and not outcome.ok:
-        return False
-    if not outcome.ok and not outcome.payload and "could not start its test process" in outcome.cause:
-        return False
-    return True
+    return not (outcome.not_the_students or (stopped_by_grader and not outcome.ok))
 
 
 def _outcome_from(data: Any) -> Outcome | None:

@@ -66,6 +66,9 @@ class Outcome:
     cause: str = ""  # for the student, when not ok
     seconds: float = 0.0
     output_tail: str = ""
+    # Says nothing of the student's code: the sandbox failed before any student code ran, or the wall-clock
+    # backstop ended a child that the rest of the machine starved.  The outcome cache never keeps these.
+    not_the_students: bool = False
 
 
 def backstop_s(budget: Budget) -> float:
@@ -289,9 +292,9 @@ class Child:
             # The child never reported in: the sandbox itself failed, before any student code ran.
             return Outcome(False, {}, f"the grader could not start its test process (exit code "
                            f"{proc.returncode}); this is not caused by your code: please tell the course staff",
-                           seconds, tail)
+                           seconds, tail, not_the_students=True)
         return Outcome(False, {}, _describe_death(proc.returncode, timed_out, self.budget, used if waited else None),
-                       seconds, tail)
+                       seconds, tail, not_the_students=bool(waited))
 
 
 # The channel carries the job's messages: {"started"} once, then one report (the observations, or the cause
