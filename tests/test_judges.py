@@ -453,3 +453,38 @@ def test_the_channel_accepts_the_jobs_first_report_only():
     assert "claiming more than a report (score, tests)" in claims["ignored"][0]
     assert "2 x a message for another job or part" in claims["ignored"][0]
     assert _parse(lines(started, {**real, "score": 80}), "n", "1.4") is None
+
+
+def test_hidden_dkl_cases_tell_a_flipped_logvar_sign_from_the_right_formula():
+    """A wrong sign of logvar is off by mean(logvar); the hidden seeds keep that far above the tolerance
+    (a random (128, 10) draw once made it 1.4e-5, and the wrong_kl example passed that case)."""
+    import torch
+
+    from autograder.judges.common import close
+
+    for i in range(40):
+        for case in probes.dkl_inputs(str(i).encode(), SECRET).cases:
+            if probes.is_public(case):
+                continue
+            generator = torch.Generator().manual_seed(case.seed)
+            mu, logvar = torch.randn(*case.shape, generator=generator), torch.randn(*case.shape, generator=generator)
+            right = float((0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean())
+            flipped = float((0.5 * (mu.pow(2) + logvar.exp() - 1 + logvar)).mean())
+            assert not close(flipped, right), (i, case.shape)
+
+
+def test_a_seed_whose_logvar_averages_near_zero_is_skipped():
+    """The seed a grading of the wrong_kl example drew: its (128, 10) logvar averages 1.4e-5, so a flipped
+    sign passed that hidden case."""
+    import random
+
+    class Draws(random.Random):
+        def __init__(self, values):
+            super().__init__(0)
+            self.values = list(values)
+
+        def getrandbits(self, k):
+            return self.values.pop(0) if self.values else super().getrandbits(k)
+
+    bad = 3346887073505659546
+    assert probes._dkl_seed(Draws([bad, 12345]), (128, 10)) == 12345
