@@ -19,6 +19,7 @@ import hmac
 import json
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from autograder import KIT_ROOT
@@ -26,6 +27,9 @@ from autograder import KIT_ROOT
 ENV_FILE = "HW7_SECRET_FILE"
 DEFAULT_FILE = KIT_ROOT / "secret" / "course_secret"
 SECRET_BYTES = 32
+# The parts of one grading (and the gradings of a batch) ask for the secret from several threads at once:
+# the first creation in a fresh kit must happen once per process.
+_CREATING = threading.Lock()
 
 
 def secret_file() -> Path:
@@ -38,21 +42,32 @@ def course_secret(path: Path | None = None) -> bytes:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(SECRET_BYTES))
-        try:
-            os.link(tmp, path)  # never replaces a secret another process created meanwhile
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+        with _CREATING:
+            _create(path)
         data = path.read_bytes()
     if len(data) < 16:
         raise RuntimeError(f"the course secret {path} is too short ({len(data)} bytes); delete it to make a new one")
     return data
+
+
+def _create(path: Path) -> None:
+    """Write a new secret at ``path`` unless another thread or process has: the random bytes go to a
+    private temporary file (its name unique to this process and thread), then are linked into place, which
+    never replaces a secret that appeared meanwhile."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(SECRET_BYTES))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        tmp.unlink()
 
 
 def submission_key(content: object) -> bytes:

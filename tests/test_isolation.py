@@ -138,7 +138,7 @@ def test_hostile_submission_cannot_touch_the_graders_account(world):
     assert hostile["extra_data"]["isolation"]["level"] == "bubblewrap"
     d_kl = [t for t in hostile["tests"] if t["number"].startswith("1.4")]
     assert d_kl and all(t["status"] == "passed" for t in d_kl), \
-        "it read the solution or grader, reached the network or wrote an in-memory file system"
+        "it read the solution or grader, reached the network or wrote an in-memory file system\n" + json.dumps(hostile)[:3000]
     for path, content in world.before.items():
         assert path.read_bytes() == content, f"the submission changed {path}"
     assert not (world.out / "pwned.txt").exists()

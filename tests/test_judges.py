@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -488,3 +489,26 @@ def test_a_seed_whose_logvar_averages_near_zero_is_skipped():
 
     bad = 3346887073505659546
     assert probes._dkl_seed(Draws([bad, 12345]), (128, 10)) == 12345
+
+
+def test_a_fresh_kit_creates_one_secret_whatever_asks_for_it_at_once(tmp_path):
+    """The first grading of a fresh clone asks for the secret from the parts' threads at once (and a batch
+    from several gradings): every caller gets the same secret, none an error (seen in CI: FileExistsError
+    on the temporary file, and the grading lost)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder import secret
+
+    for attempt in range(20):
+        path = tmp_path / str(attempt) / "course_secret"
+        barrier = threading.Barrier(8)
+
+        def ask(_):
+            barrier.wait()
+            return secret.course_secret(path)
+
+        with ThreadPoolExecutor(8) as pool:
+            got = set(pool.map(ask, range(8)))
+        assert got == {path.read_bytes()} and len(path.read_bytes()) == secret.SECRET_BYTES
+        assert [p.name for p in path.parent.iterdir()] == ["course_secret"]  # no temporary file left
+        assert path.stat().st_mode & 0o777 == 0o600
