@@ -2,7 +2,9 @@
 the README says (the kit on the workers' PYTHONPATH only), against local grading of the same batch.
 
 Every process runs outside the kit's folder with a bounded life (`timeout`), and is killed at the end.
-The batch is one example (undertrained.zip, 300 iterations) and two short variants of the solution.
+The batch is two variants of the solution that score differently (one with a wrong D_KL, which is also
+trained a second time with the grader's loop), each re-trained for a few iterations: the cluster's work is
+to grade them where the local batch does, not to train well.
 """
 
 import json
@@ -83,9 +85,8 @@ class Cluster:
 def submissions(tmp_path_factory):
     solution = variants.load_solution()
     model, train = variants.configs(solution)
-    quick = {**train, "n_iters": 60}
+    quick = {**train, "n_iters": 10}
     subs = tmp_path_factory.mktemp("subs")
-    shutil.copy(ROOT / "examples" / "submissions" / "undertrained.zip", subs)
     variants.write(subs / "good", solution, model, quick, as_zip=True)
     wrong = variants.replace(solution, "D_KL", "def D_KL(mu, logvar):\n    return mu.sum()\n")
     variants.write(subs / "wrong_kl", wrong, model, quick, as_zip=True)

@@ -17,25 +17,29 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(limits, "TEST_WALL_S", 25.0)  # the endless loops need not run for a minute each
-        # The loop in a class body spins in each of the three quick children until CELL_S: defining a cell
-        # takes milliseconds, so 8 s (not 20) is still ample.  (TEST_WALL_S at 15 s timed out ordinary parts
-        # on a loaded 2-core machine: it stays at 25.)
-        patch.setattr(limits, "CELL_S", 8)
+        # A part's budget is CPU time with its imports not counted (a loaded machine does not eat it): the
+        # correct parts need a few seconds of it, and the endless loops need not spin for the default 30.
+        patch.setattr(limits, "TEST_WALL_S", 10.0)
+        # The loop in a class body spins in each of the three quick children until CELL_S (a clock alarm):
+        # defining a cell takes milliseconds, so 3 s is still ample.
+        patch.setattr(limits, "CELL_S", 3)
         yield _grade_corpus(tmp_path_factory)
 
 
 def _grade_corpus(tmp_path_factory):
     folder = tmp_path_factory.mktemp("corpus")
     base = make_corpus.baseline(folder)
+    # One outcome cache for the corpus, as a batch has: the many cases that attack the intake carry the
+    # solution's code unchanged, and its children's outcomes are reused (the judging is redone each time).
+    cache_dir = folder / "cache"
 
     def run(case):
         path = case.make(folder / case.name)
         out = folder / "out" / case.name
-        return case.name, grade(path, out, parts=case.parts), out / "results.json"
+        return case.name, grade(path, out, parts=case.parts, cache_dir=cache_dir), out / "results.json"
 
     with ThreadPoolExecutor(max_workers=2) as pool:  # the baseline is graded beside the cases, not after them
-        baseline = pool.submit(grade, base, parts=make_corpus.ALL)
+        baseline = pool.submit(grade, base, parts=make_corpus.ALL, cache_dir=cache_dir)
         results = dict((name, (res, path)) for name, res, path in pool.map(run, make_corpus.CASES))
         return baseline.result(), results
 

@@ -503,7 +503,7 @@ def test_a_fresh_kit_creates_one_secret_whatever_asks_for_it_at_once(tmp_path):
         path = tmp_path / str(attempt) / "course_secret"
         barrier = threading.Barrier(8)
 
-        def ask(_):
+        def ask(_, path=path, barrier=barrier):
             barrier.wait()
             return secret.course_secret(path)
 

@@ -17,6 +17,7 @@ from autograder.grader import grade
 from autograder.judges import samples as retrain
 
 NO_STEP_ITERS = 600
+INLINE_ITERS = 1500
 
 
 @pytest.fixture(scope="module")
@@ -40,17 +41,19 @@ def find(results, number):
 
 @pytest.fixture(scope="module")
 def inline_sum(tmp_path_factory, solution, configs):
+    # 1500 iterations of the real configs already give the solution full marks (measured: 15.0 at 1500 and
+    # at 2500; the real 5000 are test_retrain.py's): the same as the solution's, which is all this asserts.
     model, train = configs
-    train = {**train, "beta": train["beta"] / variants.LATENT_DIMS}  # sum = d * mean: the same loss
+    train = {**train, "beta": train["beta"] / variants.LATENT_DIMS, "n_iters": INLINE_ITERS}  # sum = d * mean
     return graded(tmp_path_factory, variants.inline_summed_kl(solution), model, train, parts=("1.4", "2.2", "2.3"))
 
 
 @pytest.fixture(scope="module")
 def wrong_sign(tmp_path_factory, solution, configs):
-    # Trained twice (its own loop, then the reference): 2000 iterations each are enough for the reference
-    # to beat the broken KL's model, which is all the test asserts (the real 5000 cost a minute more).
+    # Trained twice (its own loop, then the reference): 800 iterations each are enough for the reference
+    # to beat the broken KL's model, which is all the test asserts (measured: 12 points against 5).
     model, train = configs
-    return graded(tmp_path_factory, variants.wrong_sign_dkl(solution), model, {**train, "n_iters": 2000},
+    return graded(tmp_path_factory, variants.wrong_sign_dkl(solution), model, {**train, "n_iters": 800},
                   parts=("1.4", "2.3"))
 
 

@@ -234,24 +234,40 @@ def test_no_process_of_a_part_outlives_it_whatever_its_session(solution, tmp_pat
 
 
 def test_a_part_is_charged_for_its_cpu_not_for_waiting(solution, tmp_path, fallback, monkeypatch):
-    # Scaled down: a 12 s budget.  Sleeping 15 s uses no CPU (like a child the machine does not schedule).
-    monkeypatch.setattr(limits, "TEST_WALL_S", 12.0)
+    # Scaled down: a 4 s budget.  Sleeping 6 s uses no CPU (like a child the machine does not schedule).
+    monkeypatch.setattr(limits, "TEST_WALL_S", 4.0)
     body = f"""
         builtins = __import__("builtins")
         if not getattr(builtins, "_hw7_slept", False):
             builtins._hw7_slept = True
-            __import__("time").sleep(15)
+            __import__("time").sleep(6)
         return {GOOD_DKL}
         """
     results = grade(submission(solution, tmp_path / "s", body), tmp_path / "out", parts=("1.4",))
     assert score(results) == 5, results.tests[0].output
 
 
+def test_a_part_is_not_charged_for_its_interpreters_start(solution, tmp_path, monkeypatch):
+    """A budget smaller than importing torch costs (about 2 s of CPU): the part still gets its points, since
+    the count begins when the child has read its job; and the student's own CPU is still counted."""
+    monkeypatch.setattr(limits, "TEST_WALL_S", 1.0)
+    results = grade(submission(solution, tmp_path / "s", f"return {GOOD_DKL}"), tmp_path / "out", parts=("1.4",))
+    assert score(results) == 5, results.tests[0].output
+    spin = f"""
+        t = __import__("time").process_time()
+        while __import__("time").process_time() - t < 3:
+            pass
+        return {GOOD_DKL}
+        """
+    results = grade(submission(solution, tmp_path / "t", spin), tmp_path / "out2", parts=("1.4",))
+    assert score(results) == 0 and "time budget of 1 s" in results.tests[0].output, results.tests[0].output
+
+
 def test_spinning_processes_of_one_submission_do_not_cost_another_its_points(solution, tmp_path, no_namespaces,
                                                                             monkeypatch):
-    """Scaled-down starvation: every child on one CPU, a 12 s budget; one submission leaves spinning
+    """Scaled-down starvation: every child on one CPU, a 4 s budget; one submission leaves spinning
     processes in sessions of their own; the next submission's part still gets its points."""
-    monkeypatch.setattr(limits, "TEST_WALL_S", 12.0)
+    monkeypatch.setattr(limits, "TEST_WALL_S", 4.0)
     marker = f"hw7spin{uuid.uuid4().hex[:8]}"
     body = f"""
         os, sys = __import__("os"), __import__("sys")

@@ -91,8 +91,13 @@ def _user_task_count(uid: int) -> int:
     return count
 
 
+def cpu_rlimit(budget: Budget) -> int:
+    """The kernel's CPU-time limit for a child: its budget, and its start-up, which the parent does not charge."""
+    return int(budget.wall_s) + limits.START_CPU_S + 1
+
+
 def _limit_child(budget: Budget, nproc: int) -> None:  # runs in the child between fork and exec
-    cpu = int(budget.wall_s) + 1
+    cpu = cpu_rlimit(budget)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_AS, (budget.memory, budget.memory))
     resource.setrlimit(resource.RLIMIT_FSIZE, (budget.file_bytes, budget.file_bytes))
@@ -141,7 +146,7 @@ def _describe_death(code: int, timed_out: bool, budget: Budget, waited: float | 
     """Why the child ended without a result; ``waited``: the CPU seconds it had used when the backstop ended it."""
     sig = -code if code < 0 else (code - 128 if code > 128 else 0)
     if waited is not None:
-        return (f"it did not finish within {backstop_s(budget):g} s on the clock, having used {waited:.1f} s of its "
+        return (f"it did not finish within {backstop_s(budget):g} s on the clock after starting, having used {waited:.1f} s of its "
                 f"time budget of {budget.wall_s:g} s of CPU ({WAITED}: an endless loop on a busy machine, or it "
                 "slept or waited for something that never came?)")
     if timed_out:
@@ -161,13 +166,26 @@ def _describe_death(code: int, timed_out: bool, budget: Budget, waited: float | 
             "exit(), sys.exit() or os._exit()?")
 
 
-def _read_channel(fd: int, sink: list[bytes]) -> None:
-    total = 0
+def _read_channel(fd: int, sink: list[bytes], started: threading.Event) -> None:
+    """Collect the child's channel into ``sink``; set ``started`` at its first line, {"started": true, ...},
+    which the child's runtime sends once it has read its job, before any student code exists."""
+    total, head = 0, b""
     with os.fdopen(fd, "rb") as pipe:
-        while chunk := pipe.read(65536):
+        while chunk := pipe.read1(65536):
             total += len(chunk)
             if total <= limits.OUTCOME_BYTES:
                 sink.append(chunk)
+            if not started.is_set() and len(head) < 4096:
+                head += chunk
+                if b"\n" in head and _says_started(head.split(b"\n", 1)[0]):
+                    started.set()
+
+
+def _says_started(line: bytes) -> bool:
+    try:
+        return json.loads(line).get("started") is True
+    except (ValueError, AttributeError):
+        return False
 
 
 class Child:
@@ -201,13 +219,14 @@ class Child:
         nproc = limits.EXTRA_PROCESSES + (0 if self.uid is not None else _user_task_count(os.getuid()))
         prlimit = shutil.which("prlimit")
         if prlimit:  # limits set by a wrapper: safer than preexec_fn when several grades run in threads
-            cpu = int(budget.wall_s) + 1
+            cpu = cpu_rlimit(budget)
             prefix = [prlimit, f"--cpu={cpu}:{cpu + 1}", f"--as={budget.memory}", f"--fsize={budget.file_bytes}",
                       "--core=0", f"--nproc={nproc}", "--", *prefix]
         # -s -P rather than -I: -I would also ignore PYTHONHASHSEED; the environment is the scrubbed one anyway.
         flags = ["-s", "-P"] if sys.version_info >= (3, 11) else ["-s"]
         cmd = [*prefix, python, *flags, "child/__main__.py", str(write_fd)]
         self.sink: list[bytes] = []
+        self.started = threading.Event()  # the child has read its job: its CPU from here on is the part's
         try:
             self.proc = subprocess.Popen(
                 cmd, cwd=scratch, env=_clean_env(scratch), stdin=subprocess.PIPE, stdout=self.output,
@@ -216,7 +235,7 @@ class Child:
             )
         finally:
             os.close(write_fd)
-        self.reader = threading.Thread(target=_read_channel, args=(read_fd, self.sink), daemon=True)
+        self.reader = threading.Thread(target=_read_channel, args=(read_fd, self.sink, self.started), daemon=True)
         self.reader.start()
 
     def cpu_seconds(self) -> float | None:
@@ -245,8 +264,10 @@ class Child:
         nonce = secrets.token_hex(16)
         job = {**job, "nonce": nonce}
         start = time.monotonic()
-        backstop = start + backstop_s(self.budget)
-        cpu_start = self.cpu_seconds()  # what the child used importing before the job came is not charged
+        backstop = start + backstop_s(self.budget) + limits.START_CPU_S  # until it starts; then from its start
+        # What the child uses starting (its imports) is not charged: the count begins when it says it has read
+        # the job.  Until then it may use START_CPU_S.
+        cpu_start: float | None = None
         timed_out = cancelled = waited = False
         used = 0.0
         proc = self.proc
@@ -259,10 +280,12 @@ class Child:
             sampled = start
             while proc.poll() is None:
                 now = time.monotonic()
+                if cpu_start is None and self.started.is_set():
+                    cpu_start, backstop, used = self.cpu_seconds(), now + backstop_s(self.budget), 0.0
                 if now - sampled >= CPU_SAMPLE_S:  # reading /proc costs a little: not at every poll
                     sampled, cpu = now, self.cpu_seconds()
-                    used = cpu - cpu_start if cpu is not None and cpu_start is not None else now - start
-                if used > self.budget.wall_s:
+                    used = cpu - (cpu_start or 0.0) if cpu is not None else now - start
+                if used > (self.budget.wall_s if cpu_start is not None else limits.START_CPU_S + self.budget.wall_s):
                     timed_out = True
                     break
                 if now > backstop:
