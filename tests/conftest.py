@@ -38,7 +38,7 @@ def dataset():
     return AirfoilDataset()
 
 
-# The test files that take minutes, the longest first (measured: `pytest --durations=0`, see bench/README.md).
+# The test files that take minutes, the longest first (measured with `pytest --durations=0`; bench/README.md).
 # `make test` runs the suite on two pytest-xdist workers, a file per worker at a time: starting the long
 # files first lets both workers finish together.  A file not listed runs after these, in name order.
 LONGEST_FIRST = ("test_corpus.py", "test_cluster.py", "test_retrain.py", "test_ta_rules.py", "test_grader.py",

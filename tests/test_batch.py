@@ -23,7 +23,7 @@ def solution():
 @pytest.fixture(scope="module")
 def quick_configs(solution):
     model, train = variants.configs(solution)
-    return model, {**train, "n_iters": 60}
+    return model, {**train, "n_iters": 20}  # the batch's handling is tested here, not the training
 
 
 def test_discover_layouts(tmp_path, solution, quick_configs):

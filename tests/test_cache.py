@@ -193,8 +193,9 @@ def test_changed_student_code_is_run_again(solution, tmp_path):
     assert len(list(cache_dir.rglob("*.json"))) == 2
 
 
-def test_a_cached_retraining_scores_exactly_as_the_first(root, tmp_path, monkeypatch):
-    sub = root / "examples" / "submissions" / "undertrained.zip"  # 300 iterations: the one re-training here
+def test_a_cached_retraining_scores_exactly_as_the_first(solution, tmp_path, monkeypatch):
+    model, train = variants.configs(solution)
+    sub = variants.write(tmp_path / "sub", solution, model, {**train, "n_iters": 40})  # the one re-training here
     cache_dir = tmp_path / ".cache"
     first = grade(sub, tmp_path / "first", cache_dir=cache_dir)
     monkeypatch.setattr(grader, "Child", no_child)
