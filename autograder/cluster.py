@@ -122,7 +122,7 @@ def pack(path: Path) -> tuple[str, bytes]:
     buffer, total = io.BytesIO(), 0
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         try:
-            files = intake._candidates(path)  # bounded in number, no links, no FIFOs
+            files = intake.candidates(path)  # bounded in number, no links, no FIFOs
         except (intake.IntakeError, OSError):
             files = []
         for file in files:

@@ -63,7 +63,6 @@ class GradedCode:
         return [n for n in NAMES_BY_PART[part] if n not in self.where]
 
 
-
 # CPython 3.11 keeps the AST converter's recursion count in state that threads share: two ast.parse calls at
 # once (a batch grades two submissions in threads) can fail with "SystemError: AST constructor recursion depth
 # mismatch" (python/cpython#106905).  Every parse in the parent goes through this lock.
@@ -74,6 +73,7 @@ def parse(text: str) -> ast.Module:
     """ast.parse, one thread at a time (see _AST_LOCK)."""
     with _AST_LOCK:
         return ast.parse(text)
+
 
 def _cell_text(cell) -> str:
     source = cell.get("source", "")

@@ -97,7 +97,9 @@ def _extract(zf: zipfile.ZipFile, zip_path: Path, target: Path) -> list[Path]:
     return extracted
 
 
-def _candidates(folder: Path) -> list[Path]:
+def candidates(folder: Path) -> list[Path]:
+    """The regular files of a submission folder (links, FIFOs and hidden or ignored folders left out),
+    sorted; IntakeError when the folder holds more entries than a submission may."""
     most = 4 * limits.ZIP_MAX_FILES  # files and folders: a folder is bounded like a zip
     found, listed = [], list(itertools.islice(folder.rglob("*"), most + 1))
     if len(listed) > most:
@@ -352,9 +354,9 @@ def load_submission(source: str | Path, workdir: str | Path) -> Submission:
         folder = Path(workdir) / "unpacked"
         folder.mkdir(parents=True, exist_ok=True)
         safe_extract(source, folder)
-        files = _candidates(folder)
+        files = candidates(folder)
     elif source.is_dir():
-        files = _candidates(source)
+        files = candidates(source)
     elif source.is_file() and source.suffix.lower() == ".ipynb":
         files = [source] + [p for p in (source.parent / MODEL_CONFIG, source.parent / TRAIN_CONFIG)
                             if p.is_file()]

@@ -264,10 +264,10 @@ class Child:
         nonce = secrets.token_hex(16)
         job = {**job, "nonce": nonce}
         start = time.monotonic()
-        backstop = start + backstop_s(self.budget) + limits.START_CPU_S  # until it starts; then from its start
-        # What the child uses starting (its imports) is not charged: the count begins when it says it has read
-        # the job.  Until then it may use START_CPU_S.
-        cpu_start: float | None = None
+        # The child's start (its imports) is not charged: its CPU and its clock count from when it says it has
+        # read the job.  Until then it may also use START_CPU_S.
+        began: float | None = None
+        cpu_before = 0.0
         timed_out = cancelled = waited = False
         used = 0.0
         proc = self.proc
@@ -280,15 +280,16 @@ class Child:
             sampled = start
             while proc.poll() is None:
                 now = time.monotonic()
-                if cpu_start is None and self.started.is_set():
-                    cpu_start, backstop, used = self.cpu_seconds(), now + backstop_s(self.budget), 0.0
+                if began is None and self.started.is_set():
+                    began, cpu_before, used = now, self.cpu_seconds() or 0.0, 0.0
                 if now - sampled >= CPU_SAMPLE_S:  # reading /proc costs a little: not at every poll
                     sampled, cpu = now, self.cpu_seconds()
-                    used = cpu - (cpu_start or 0.0) if cpu is not None else now - start
-                if used > (self.budget.wall_s if cpu_start is not None else limits.START_CPU_S + self.budget.wall_s):
+                    used = cpu - cpu_before if cpu is not None else now - (began or start)
+                start_up = 0.0 if began is not None else limits.START_CPU_S
+                if used > self.budget.wall_s + start_up:
                     timed_out = True
                     break
-                if now > backstop:
+                if now > (began or start) + backstop_s(self.budget) + start_up:
                     timed_out = waited = True
                     break
                 if cancel is not None and cancel.wait(POLL_S):
