@@ -28,9 +28,8 @@ class _Grading:
     cache = None  # a cache.Store when the grading may reuse earlier outcomes
 
     def __init__(self, source: Path, workdir: Path, data_file: Path, parallel: bool,
-                 parts: tuple[str, ...] = NUMBERS, warm: Child | None = None):
+                 parts: tuple[str, ...] = NUMBERS):
         self.results = Results()
-        self.warm = warm  # a re-training child started before the intake, already importing torch
         self.parts = parts
         private_root(workdir)
         self.workdir, self.data_file, self.parallel = workdir, data_file, parallel
@@ -69,14 +68,13 @@ class _Grading:
         return self._run_child(part, job, cancel, extra)
 
     def _run_child(self, part: str, job: dict, cancel: threading.Event | None, extra: dict) -> Outcome:
-        if part == RETRAINED and not extra and self.warm is not None:
-            child, self.warm = self.warm, None  # started with the same budget, TRAIN_WALL_S
-        else:
-            scratch = self.workdir / f"part-{part}{'-again' if extra else ''}"
-            from autograder.judges.samples import REFERENCE_FILES  # the reference loop: for its own job only
+        # A child is started only for a job that runs (not one the cache answers, nor a blocked part): its
+        # interpreter's start, importing torch, is most of a quick part's CPU.
+        scratch = self.workdir / f"part-{part}{'-again' if extra else ''}"
+        from autograder.judges.samples import REFERENCE_FILES  # the reference loop: for its own job only
 
-            child = Child(scratch, self.data_file, Budget(wall_s=job["wall_s"]),
-                          REFERENCE_FILES if extra.get("use_reference_loop") else ())
+        child = Child(scratch, self.data_file, Budget(wall_s=job["wall_s"]),
+                      REFERENCE_FILES if extra.get("use_reference_loop") else ())
         return child.run(job, cancel)
 
     def grade(self) -> Results:
@@ -171,16 +169,9 @@ def grade(source: str | Path, out_dir: str | Path | None = None, *, data_file: s
         with grading_folder() as tmp:
             workdir = Path(tmp)
             private_root(workdir)
-            warm = None
-            if parallel and RETRAINED in parts:  # start the slow part's interpreter while the intake runs
-                warm = Child(workdir / "part-2.3", Path(data_file), Budget(wall_s=limits.TRAIN_WALL_S))
-            try:
-                grading = _Grading(Path(source), workdir, Path(data_file), parallel, parts, warm)
-                grading.cache = cache.Store(Path(cache_dir), Path(data_file)) if cache_dir else None
-                results = grading.grade()
-            finally:
-                if warm is not None:
-                    warm.kill()
+            grading = _Grading(Path(source), workdir, Path(data_file), parallel, parts)
+            grading.cache = cache.Store(Path(cache_dir), Path(data_file)) if cache_dir else None
+            results = grading.grade()
     except intake.IntakeError as exc:
         results = Results(notes=[str(exc)])
         for part in parts:

@@ -10,6 +10,11 @@ An expectation per part is one of:
     (score, TEXT)  that exact score and TEXT in the part's messages
     "zero:TEXT"    0 points and TEXT in the part's messages (the cause, in the student's terms)
     "base"         the same score as the unmodified solution with the same configs
+
+A case graded on its attacked part alone has no "base" for the others because their children never run
+the attack: a D_KL's body runs only in 1.4's child (2.2's loop is run with the grader's KL), the other
+children merely define it.  The attacks on resources (memory, processes, output, disk, the folder) keep
+the parts whose children run beside the attacked one: they must not be slowed or starved.
 """
 
 from __future__ import annotations
@@ -214,8 +219,8 @@ CASES: list[Case] = [
                 f.write(b"0" * 2**20)
         return """ + GOOD_DKL + "\n"), {"1.4": "zero:more than 20 MB", "2.1": "base"}),
     # Leaving early.
-    Case("sys_exit", "sys.exit(0) in D_KL", _dkl("__import__('sys').exit(0)\n"),
-         {"1.4": "zero:SystemExit", "2.1": "base", "2.2": "base"}),
+    Case("sys_exit", "exit(0) in D_KL (the builtin a student types; sys.exit raises the same)", _dkl("exit(0)\n"),
+         {"1.4": "zero:SystemExit"}),
     Case("os_exit", "os._exit(0) in VAE.forward", _with("Encoder", """
         class Encoder(nn.Module):
             def __init__(self, input_size, hidden_sizes, latent_size):
@@ -242,14 +247,14 @@ CASES: list[Case] = [
                 pass
         print(fake)
         return mu.sum()
-        """), {"1.4": "zero:", "2.1": "base", "2.2": "base"}),
+        """), {"1.4": "zero:"}),
     Case("patch_testing", "monkeypatches torch.testing and numpy.testing", _dkl("""
         torch.testing.assert_close = lambda *a, **k: None
         np.testing.assert_allclose = lambda *a, **k: None
         np.allclose = lambda *a, **k: True
         torch.allclose = lambda *a, **k: True
         return mu.sum()
-        """), {"1.4": "zero:", "2.1": "base", "2.2": "base"}),
+        """), {"1.4": "zero:"}),
     Case("patch_builtins", "monkeypatches builtins (float, isinstance, abs, print)", _dkl("""
         import builtins
         builtins.float = lambda *a: 0.0
@@ -257,7 +262,7 @@ CASES: list[Case] = [
         builtins.abs = lambda x: 0
         builtins.print = lambda *a, **k: None
         return mu.sum()
-        """), {"1.4": "zero:", "2.1": "base", "2.2": "base"}),
+        """), {"1.4": "zero:"}),
     Case("patch_grader", "replaces the child's send, json.dumps and os.write", _dkl("""
         import json, sys
         runtime = sys.modules["child.runtime"]
@@ -266,7 +271,7 @@ CASES: list[Case] = [
         json.dumps = lambda *a, **k: '{"observations": {}}'
         __import__("os").write = lambda *a: 0
         return mu.sum()
-        """), {"1.4": "zero:", "2.1": "base", "2.2": "base"}),
+        """), {"1.4": "zero:"}),
     # Reading what it should not, and the network.
     Case("read_secrets", "reads and prints the solution and the grader's checks", _dkl("""
         import pathlib
@@ -276,7 +281,7 @@ CASES: list[Case] = [
                     print(pathlib.Path(root, name).read_text()[:5000])
                 except Exception:
                     pass
-        return """ + GOOD_DKL + "\n"), {"1.4": 5, "2.1": "base"}, absent=["PUBLIC_DKL", "BEGIN SOLUTION"]),
+        return """ + GOOD_DKL + "\n"), {"1.4": 5}, absent=["PUBLIC_DKL", "BEGIN SOLUTION"]),
     Case("network", "opens connections to the internet and to loopback", _dkl("""
         socket = __import__("socket")
         reached = False
@@ -287,15 +292,15 @@ CASES: list[Case] = [
                 s.close()
             except OSError:
                 pass
-        return """ + GOOD_DKL + " + (100.0 if reached else 0.0)\n"), {"1.4": 5, "2.1": "base"}),
+        return """ + GOOD_DKL + " + (100.0 if reached else 0.0)\n"), {"1.4": 5}),
     Case("delete_workdir", "deletes everything in its working folder", _dkl("""
         import pathlib, shutil
         for p in pathlib.Path(".").iterdir():
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
         return """ + GOOD_DKL + "\n"), {"1.4": 5, "2.1": "base", "2.2": "base"}),
     # Bad values.
-    Case("nan_outputs", "D_KL and the decoder return NaN", _dkl("return torch.tensor(float('nan'))\n"),
-         {"1.4": "zero:expected 0.93", "2.1": "base"}),
+    Case("nan_outputs", "D_KL returns NaN", _dkl("return torch.tensor(float('nan'))\n"),
+         {"1.4": "zero:expected 0.93"}),
     # 2.3's samples are drawn by the grader from the exported decoder (issue 21), not taken from generate: a
     # broken generate costs 2.1.6's points once, and the same model scores as the baseline's.
     Case("inf_samples", "generate returns inf", _generate_returns('torch.full((n_samples, 200), float("inf"))'),
@@ -304,7 +309,7 @@ CASES: list[Case] = [
          _generate_returns('torch.zeros(n_samples, 200, device="meta")'),
          {"1.4": "base", "2.2": "base", "2.3": "zero:"}, parts=ALL),
     Case("wrong_dtype", "D_KL returns a Python float and the wrong dtype", _dkl(
-        "return float(" + GOOD_DKL + ")\n"), {"1.4": "zero:0-dim tensor", "2.1": "base"}),
+        "return float(" + GOOD_DKL + ")\n"), {"1.4": "zero:0-dim tensor"}),
     # Notebooks.
     Case("not_json", "the notebook is not JSON", _files(lambda: {**_good_files(), "HW7.ipynb": b"{oops"}),
          {"1.4": "zero:not a readable Jupyter notebook", "2.1": "zero:not a readable", "2.2": "zero:not a readable"}),

@@ -198,8 +198,8 @@ def test_a_cached_retraining_scores_exactly_as_the_first(solution, tmp_path, mon
     sub = variants.write(tmp_path / "sub", solution, model, {**train, "n_iters": 40})  # the one re-training here
     cache_dir = tmp_path / ".cache"
     first = grade(sub, tmp_path / "first", cache_dir=cache_dir)
-    monkeypatch.setattr(grader, "Child", no_child)
-    second = grade(sub, tmp_path / "second", parallel=False, cache_dir=cache_dir)
+    monkeypatch.setattr(grader, "Child", no_child)  # a regrade starts no interpreter at all, in parallel too
+    second = grade(sub, tmp_path / "second", cache_dir=cache_dir)
     assert "2.3" in first.part_scores() and first.extra.get("samples"), first.summary()
     assert second.score == first.score, [t.output for t in second.tests]
     assert without_time(tmp_path / "first" / "results.json") == without_time(tmp_path / "second" / "results.json")

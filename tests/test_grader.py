@@ -1,7 +1,8 @@
 """End to end: grade whole submissions made from the solution notebook, broken in known ways.
 
 Part 2.3 (re-training) is skipped here (``parts=QUICK``) except where it is the subject; its own
-tests live in test_retrain.py.
+tests live in test_retrain.py.  Endless loops, memory and process bombs and exit() in D_KL are
+cases of the adversarial corpus (test_corpus.py), graded there once.
 """
 
 import json
@@ -12,7 +13,6 @@ import pytest
 import variants
 
 from autograder.grader import grade
-from hw7core import limits
 
 QUICK = ("1.4", "2.1", "2.2")
 FULL = {"1.4": 5, "2.1": 50, "2.2": 10}
@@ -134,39 +134,12 @@ def test_invalid_yaml_blocks_only_the_parts_that_need_it(solution, tmp_path):
     assert "input_size must be 200, got 100" in outputs(results, "2.1")
 
 
-def test_hanging_loop_is_stopped_and_named(solution, tmp_path, monkeypatch):
-    monkeypatch.setattr(limits, "TEST_WALL_S", 10.0)  # CPU seconds, imports not counted: ample for the rest
-    nb = variants.replace(solution, "D_KL", "def D_KL(mu, logvar):\n    while True:\n        pass\n")
-    results = grade(variants.write(tmp_path / "s", nb), parts=QUICK)
-    assert scores(results) == {**FULL, "1.4": 0}
-    assert "time budget of 10 s" in outputs(results, "1.4")
-
-
-def test_memory_hog_is_stopped_and_named(solution, tmp_path):
-    nb = variants.replace(solution, "D_KL", textwrap.dedent("""
-        def D_KL(mu, logvar):
-            hog = []
-            while True:
-                hog.append(bytearray(100 * 2**20))
-        """))
-    results = grade(variants.write(tmp_path / "s", nb), parts=QUICK)
-    assert scores(results) == {**FULL, "1.4": 0}
-    assert "memory" in outputs(results, "1.4")
-
-
 def test_os_exit_in_the_training_loop(solution, tmp_path):
     nb = variants.replace(solution, "train_VAE", "import os\ndef train_VAE(*args, **kwargs):\n    os._exit(0)\n")
     results = grade(variants.write(tmp_path / "s", nb), parts=QUICK)
     assert scores(results) == {**FULL, "2.2": 0}
     assert "import os` is not allowed" in "\n".join(results.notes)
     assert "train_VAE raised NameError" in outputs(results, "2.2")  # the import was dropped
-
-
-def test_sys_exit_via_builtins_is_caught(solution, tmp_path):
-    nb = variants.replace(solution, "D_KL", "def D_KL(mu, logvar):\n    exit(0)\n")
-    results = grade(variants.write(tmp_path / "s", nb), parts=QUICK)
-    assert scores(results) == {**FULL, "1.4": 0}
-    assert "SystemExit" in outputs(results, "1.4")
 
 
 def test_fake_results_and_monkeypatching_change_nothing(solution, tmp_path):

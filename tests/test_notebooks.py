@@ -13,8 +13,10 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -254,15 +256,23 @@ def _roughness(samples: np.ndarray) -> np.ndarray:
 NOTEBOOK_ITERS = 1500
 
 
-@pytest.mark.slow
-def test_solution_runs_top_to_bottom_with_its_configs(tmp_path):
-    configs = next(c for c in nbformat.read(SOLUTION, as_version=4).cells if c.get("id") == "configs")
-    assert "n_iters=5000," in configs.source  # what students are given (the run below shortens it)
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """The solution run top to bottom once (NOTEBOOK_ITERS iterations): its folder and the executed notebook.
+    Both the run's test and the PDF export's (tests/test_pdf.py's tools) read this one run."""
+    folder = tmp_path_factory.mktemp("executed")
     nb = run_notebook.execute(
-        SOLUTION, tmp_path, folder="solutions", timeout=600, n_iters=NOTEBOOK_ITERS,
+        SOLUTION, folder, folder="solutions", timeout=600, n_iters=NOTEBOOK_ITERS,
         extra_cells=["np.save('samples.npy', samples.cpu().numpy())"],
     )
-    work = tmp_path / "solutions"
+    return folder / "solutions", nb
+
+
+@pytest.mark.slow
+def test_solution_runs_top_to_bottom_with_its_configs(executed):
+    configs = next(c for c in nbformat.read(SOLUTION, as_version=4).cells if c.get("id") == "configs")
+    assert "n_iters=5000," in configs.source  # what students are given (the run shortens it)
+    work, nb = executed
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
 
@@ -304,3 +314,37 @@ def test_student_notebook_stops_first_at_the_d_kl_stub(tmp_path):
     traceback = "\n".join(next(o for o in failing[0].outputs if o.output_type == "error").traceback)
     traceback = re.sub(r"\x1b\[[0-9;]*m", "", traceback)
     assert f"Cell In[{d_kl.execution_count}]" in traceback and "in D_KL(" in traceback
+
+
+PDF_TOOLS_MISSING = [tool for tool in ("xelatex", "pandoc", "pdftotext") if shutil.which(tool) is None]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(PDF_TOOLS_MISSING), reason=f"needs {', '.join(PDF_TOOLS_MISSING)} (scripts/make_pdf.py says how)")
+def test_executed_solution_becomes_a_pdf_with_greek_and_the_kl_result(executed, tmp_path):
+    import make_pdf
+
+    _, nb = executed
+    notebook = tmp_path / "HW7.ipynb"
+    nbformat.write(nb, notebook)
+    pdf = make_pdf.to_pdf(notebook, tmp_path / "HW7.pdf")
+    assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF")
+
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=False).stdout
+    pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+    assert 5 <= pages <= 40, f"{pages} pages"
+
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    # Greek typed as Unicode in markdown text (not math): the default template would drop these.
+    assert "with μ = 0 and σ = 1" in text
+    assert "β sets how hard the prior loss" in text
+    # The last line of the KL derivation; math letters come out as mathematical italics, so compare
+    # after NFKC normalisation and without spaces.
+    flat = "".join(unicodedata.normalize("NFKC", text).split())
+    assert "σ2−1−lnσ2" in flat
+    # The tqdm bar is merged into one line per state, not one line per redraw.
+    assert text.count("training:") < 10
+    # Only the notebook's own heading numbers: LaTeX's would come first ("2.1 1.1 The encoder").
+    lines = [line.strip() for line in text.splitlines()]
+    assert "1.1 The encoder" in lines and "Part 1. How a VAE works (30 points)" in lines
+    assert not any(re.match(r"\d+(\.\d+)* (Part \d|\d\.\d) ", line) for line in lines)

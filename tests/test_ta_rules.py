@@ -16,7 +16,7 @@ from autograder import results as results_module
 from autograder.grader import grade
 from autograder.judges import samples as retrain
 
-NO_STEP_ITERS = 600
+NO_STEP_ITERS = 150
 INLINE_ITERS = 1500
 
 

@@ -189,11 +189,10 @@ def _says_started(line: bytes) -> bool:
 
 
 class Child:
-    """A sandboxed child process, started ahead of its job.
+    """A sandboxed child process for one job.
 
-    The child imports torch and the rest before it reads its job, so a child started early (while
-    the parent is still reading the submission) is ready when the job comes.  Nothing of the
-    student's runs before :meth:`run`.
+    The child imports torch and the rest before it reads its job (that start is not charged to the
+    part: see :meth:`run`).  Nothing of the student's runs before :meth:`run`.
     """
 
     def __init__(self, scratch: Path, data_file: Path, budget: Budget, job_files: tuple[Path, ...] = ()):

@@ -146,7 +146,7 @@ def main(observers):
 
     CHANNEL = os.fdopen(int(sys.argv[1]), "w")
     sys.path.insert(0, os.getcwd())
-    # The heavy imports come before the job: a child started early is warm when its job arrives.
+    # The heavy imports come before the job is read: their CPU is not charged to the part (sandbox.Child.run).
     import matplotlib
 
     matplotlib.use("Agg")
