@@ -11,10 +11,11 @@ An expectation per part is one of:
     "zero:TEXT"    0 points and TEXT in the part's messages (the cause, in the student's terms)
     "base"         the same score as the unmodified solution with the same configs
 
-A case graded on its attacked part alone has no "base" for the others because their children never run
-the attack: a D_KL's body runs only in 1.4's child (2.2's loop is run with the grader's KL), the other
-children merely define it.  The attacks on resources (memory, processes, output, disk, the folder) keep
-the parts whose children run beside the attacked one: they must not be slowed or starved.
+A case grades only the parts whose children run the attacked code: a D_KL's body runs only in 1.4's
+child (2.2's loop is run with the grader's KL), VAE's and generate only in 2.1's (and 2.3's re-training),
+train_VAE only in 2.2's; the other children merely define them, so a "base" there would prove nothing.
+The attacks on what children share (memory, processes, CPU, output, disk, the folder, signals) and on
+the cells themselves keep the parts that run beside the attacked one: they must not be slowed or starved.
 """
 
 from __future__ import annotations
@@ -187,12 +188,12 @@ CASES: list[Case] = [
                 super().__init__()
                 while True:
                     pass
-        """), {"1.4": "base", "2.1": "zero:time budget", "2.2": "base"}),
+        """), {"2.1": "zero:time budget"}),
     Case("loop_train", "endless loop in train_VAE", _with("train_VAE", """
         def train_VAE(model, train_dataset, **kwargs):
             while True:
                 pass
-        """), {"1.4": "base", "2.1": "base", "2.2": "zero:time budget"}),
+        """), {"2.2": "zero:time budget"}),
     Case("loop_at_definition", "endless loop at the top level of a class body", _with("Decoder", """
         class Decoder(nn.Module):
             while True:
@@ -228,7 +229,7 @@ CASES: list[Case] = [
                 self.out = nn.Linear(input_size, 2 * latent_size)
             def forward(self, y):
                 __import__("os")._exit(0)
-        """), {"1.4": "base", "2.1": "zero:exit code 0", "2.2": "base"}),
+        """), {"2.1": "zero:exit code 0"}),
     Case("kill_parent", "os.kill of its parent and its group in train_VAE", _with("train_VAE", """
         def train_VAE(*args, **kwargs):
             os = __import__("os")
@@ -304,10 +305,10 @@ CASES: list[Case] = [
     # 2.3's samples are drawn by the grader from the exported decoder (issue 21), not taken from generate: a
     # broken generate costs 2.1.6's points once, and the same model scores as the baseline's.
     Case("inf_samples", "generate returns inf", _generate_returns('torch.full((n_samples, 200), float("inf"))'),
-         {"1.4": "base", "2.2": "base", "2.3": "base"}, parts=ALL),
+         {"2.3": "base"}, parts=("2.1", "2.3")),
     Case("wrong_device", "generate returns a tensor on the meta device",
          _generate_returns('torch.zeros(n_samples, 200, device="meta")'),
-         {"1.4": "base", "2.2": "base", "2.3": "zero:"}, parts=ALL),
+         {"2.3": "zero:"}, parts=("2.1", "2.3")),
     Case("wrong_dtype", "D_KL returns a Python float and the wrong dtype", _dkl(
         "return float(" + GOOD_DKL + ")\n"), {"1.4": "zero:0-dim tensor"}),
     # Notebooks.
@@ -333,7 +334,7 @@ CASES: list[Case] = [
          {"1.4": 5, "2.3": "zero:larger than 64 KB"}, parts=("1.4", "2.3")),
     Case("yaml_unsafe", "model_config.yaml with !!python/object", _files(lambda: {
         **_good_files(), "model_config.yaml": b"x: !!python/object/apply:os.system ['touch /tmp/pwned']\n"}),
-         {"1.4": 5, "2.1": "zero:tags that are not allowed", "2.3": "zero:tags that are not allowed"}, parts=ALL),
+         {"1.4": 5, "2.1": "zero:tags that are not allowed", "2.3": "zero:tags that are not allowed"}),
     Case("n_iters_huge", "n_iters = 10**9", lambda folder: variants.write(
         folder / "case", _solution(), _configs()[0], {**_configs()[1], "n_iters": 10**9}),
          {"1.4": 5, "2.3": "zero:n_iters must be a whole number between 1 and 20000"}, parts=("1.4", "2.3")),
