@@ -90,6 +90,9 @@ def test_the_dispatch_tables_are_the_parts():
     observers = next(ast.literal_eval(node.value) for node in ast.walk(ast.parse(source))
                      if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "OBSERVERS")
     assert list(observers) == list(parts.NUMBERS)
+    from autograder.run.child import runtime  # the parts whose children step an optimizer: the loop's, 2.3
+
+    assert set(runtime.TRAINING_PARTS) == {p.number for p in parts.PARTS if p.retrains or "train_VAE" in p.names}
 
 
 def test_every_quick_test_says_what_its_points_rest_on():

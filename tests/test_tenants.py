@@ -263,6 +263,15 @@ def test_a_part_is_not_charged_for_its_interpreters_start(solution, tmp_path, mo
     assert score(results) == 0 and "time budget of 1 s" in results.tests[0].output, results.tests[0].output
 
 
+def test_a_training_part_is_not_charged_for_torchs_import_at_its_first_optimizer_step(solution, tmp_path,
+                                                                                    monkeypatch):
+    """torch imports torch._dynamo at a process's first optimizer step (about 1.5 s of CPU): the child of a
+    part that trains makes that import before its count begins, so a correct loop fits in a 1-s budget."""
+    monkeypatch.setattr(limits, "TEST_WALL_S", 1.0)
+    results = grade(submission(solution, tmp_path / "s", f"return {GOOD_DKL}"), tmp_path / "out", parts=("2.2",))
+    assert results.part_scores()["2.2"] == 10, [t.output for t in results.tests]
+
+
 def test_spinning_processes_of_one_submission_do_not_cost_another_its_points(solution, tmp_path, no_namespaces,
                                                                             monkeypatch):
     """Scaled-down starvation: every child on one CPU, a 4 s budget; one submission leaves spinning
