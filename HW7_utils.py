@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import numpy as np
 import yaml
 
@@ -110,7 +109,10 @@ def _in_notebook() -> bool:
     shell = get_ipython()
     if shell is None or "IPKernelApp" not in getattr(shell, "config", {}):
         return False
-    return "inline" in matplotlib.get_backend().lower() or "ipympl" in matplotlib.get_backend().lower()
+    import matplotlib  # here: a process that never plots (the grader's children) need not import it
+
+    backend = matplotlib.get_backend().lower()
+    return "inline" in backend or "ipympl" in backend
 
 
 def _as_float(value: Any) -> float:

@@ -20,6 +20,18 @@ def _close_figures():
 
 
 # --- dataset ---------------------------------------------------------------------------------
+def test_importing_it_imports_neither_matplotlib_nor_torch():
+    """The grader's children import HW7_utils before every job and never plot: matplotlib (about 0.2 s of
+    each child's start) and torch come only with the functions that use them."""
+    import subprocess
+    import sys
+
+    code = "import sys, HW7_utils; print(sorted(m for m in ('matplotlib', 'torch') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=HW7_utils.KIT_ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_dataset_items(dataset):
     assert len(dataset) == 1597
     y, name = dataset[0]
