@@ -441,7 +441,7 @@ def lines(*messages):
 
 
 def test_the_channel_accepts_the_jobs_first_report_only():
-    from autograder.run.sandbox import _parse
+    from autograder.run.channel import parse as _parse
 
     started = {"started": True, "nonce": "n", "part": "1.4"}
     real = {"observations": {"cases": []}, "cell_errors": [], "nonce": "n", "part": "1.4"}

@@ -259,7 +259,7 @@ NOTEBOOK_ITERS = 1500
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     """The solution run top to bottom once (NOTEBOOK_ITERS iterations): its folder and the executed notebook.
-    Both the run's test and the PDF export's (tests/test_pdf.py's tools) read this one run."""
+    Both the run's test and the PDF export's (scripts/make_pdf.py) read this one run."""
     folder = tmp_path_factory.mktemp("executed")
     nb = run_notebook.execute(
         SOLUTION, folder, folder="solutions", timeout=600, n_iters=NOTEBOOK_ITERS,

@@ -37,7 +37,8 @@ FOLDER_NAME = ".cache"
 # What the child runs: the files `sandbox.prepare_scratch` copies (the one list, sandbox.CHILD_FILES),
 # and the modules that set its environment and limits.
 CHILD_FILES = sandbox.CHILD_FILES
-RUNNER_FILES = tuple(Path(__file__).with_name(name) for name in ("sandbox.py", "processes.py")) + (Path(limits.__file__),)
+RUNNER_FILES = tuple(Path(__file__).with_name(name) for name in ("sandbox.py", "channel.py", "processes.py")) + (
+    Path(limits.__file__),)
 JOB_FILES = sandbox.REFERENCE_FILES  # copied for one job only (the reference re-training): hashed as the child's
 REFERENCE_FILE = Path(limits.__file__).with_name("quality_reference.npz")
 ENTRY_MAX_BYTES = limits.OUTCOME_BYTES * 2 + 2**16  # an outcome's message, re-encoded, and its tail
