@@ -1,6 +1,7 @@
 """Shared fixtures: paths, the dataset, and a non-interactive matplotlib."""
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,6 +17,11 @@ for extra in (ROOT, ROOT / "scripts"):
         sys.path.insert(0, str(extra))
 
 DATA = ROOT / "data" / "airfoils.npz"
+
+# The PDF export's tools (scripts/make_pdf.py says how to install them) and pdftotext, which reads a PDF back.
+MISSING_PDF_TOOLS = [tool for tool in ("xelatex", "pandoc", "pdftotext") if shutil.which(tool) is None]
+needs_pdf_tools = pytest.mark.skipif(bool(MISSING_PDF_TOOLS), reason=f"needs {', '.join(MISSING_PDF_TOOLS)} "
+                                     "(see scripts/make_pdf.py for how to install)")
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,8 @@
 """HW7_utils as the notebook uses it: dataset, tracker, plots, configs, zip."""
 
 import json
+import subprocess
+import sys
 import zipfile
 
 import matplotlib.pyplot as plt
@@ -23,9 +25,6 @@ def _close_figures():
 def test_importing_it_imports_neither_matplotlib_nor_torch():
     """The grader's children import HW7_utils before every job and never plot: matplotlib (about 0.2 s of
     each child's start) and torch come only with the functions that use them."""
-    import subprocess
-    import sys
-
     code = "import sys, HW7_utils; print(sorted(m for m in ('matplotlib', 'torch') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=HW7_utils.KIT_ROOT, capture_output=True, text=True,
                          check=True).stdout

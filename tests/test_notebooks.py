@@ -13,7 +13,6 @@ import ast
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import unicodedata
@@ -25,7 +24,7 @@ import nbformat
 import numpy as np
 import pytest
 import run_notebook
-from conftest import ROOT
+from conftest import ROOT, needs_pdf_tools
 from nbclient.exceptions import CellExecutionError
 
 from autograder.judges import table
@@ -316,11 +315,8 @@ def test_student_notebook_stops_first_at_the_d_kl_stub(tmp_path):
     assert f"Cell In[{d_kl.execution_count}]" in traceback and "in D_KL(" in traceback
 
 
-PDF_TOOLS_MISSING = [tool for tool in ("xelatex", "pandoc", "pdftotext") if shutil.which(tool) is None]
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(bool(PDF_TOOLS_MISSING), reason=f"needs {', '.join(PDF_TOOLS_MISSING)} (scripts/make_pdf.py says how)")
+@needs_pdf_tools
 def test_executed_solution_becomes_a_pdf_with_greek_and_the_kl_result(executed, tmp_path):
     import make_pdf
 

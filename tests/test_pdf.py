@@ -7,15 +7,11 @@ both its own test and that one; here, the command the notebook gives students, r
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 
 import make_pdf
 import pytest
-from conftest import ROOT
-
-TOOLS = ("xelatex", "pandoc", "pdftotext")
-MISSING = [tool for tool in TOOLS if shutil.which(tool) is None]
+from conftest import ROOT, needs_pdf_tools
 
 
 def test_missing_tools_give_install_instructions_and_no_traceback(monkeypatch, capsys):
@@ -36,7 +32,7 @@ def test_missing_notebook_is_reported(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} (see scripts/make_pdf.py for how to install)")
+@needs_pdf_tools
 def test_the_notebooks_pdf_command_works_in_the_handout_without_the_kits_config(tmp_path):
     """The command in the notebook's instructions, run as a student would in the unpacked handout, in an
     environment without the kit's nbconvert config (JUPYTER_NO_CONFIG): the shipped template does it."""

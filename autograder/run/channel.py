@@ -15,7 +15,7 @@ from typing import Any
 from hw7core import limits
 
 
-def read_channel(fd: int, sink: list[bytes], started: threading.Event) -> None:
+def collect(fd: int, sink: list[bytes], started: threading.Event) -> None:
     """Collect the child's channel into ``sink``; set ``started`` at its first line, {"started": true, ...},
     which the child's runtime sends once it has read its job, before any student code exists."""
     total, head = 0, b""
@@ -37,8 +37,7 @@ def _says_started(line: bytes) -> bool:
         return False
 
 
-# The channel carries the job's messages: {"started"} once, then one report (the observations, or the cause
-# the part could not run).  Keys beyond these are claims (a score, verdicts) that no child makes.
+# The keys of each kind of message; keys beyond these are claims (a score, verdicts) that no child makes.
 MESSAGE_KEYS = ({"nonce", "part", "started"}, {"nonce", "part", "observations", "cell_errors"},
                 {"nonce", "part", "cause"})
 

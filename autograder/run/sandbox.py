@@ -212,7 +212,7 @@ class Child:
             )
         finally:
             os.close(write_fd)
-        self.reader = threading.Thread(target=channel.read_channel, args=(read_fd, self.sink, self.started), daemon=True)
+        self.reader = threading.Thread(target=channel.collect, args=(read_fd, self.sink, self.started), daemon=True)
         self.reader.start()
 
     def cpu_seconds(self) -> float | None:
