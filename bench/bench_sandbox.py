@@ -135,6 +135,7 @@ def _as_ordinary_user(argv: list[str]) -> dict:
     """Re-run this script as the tests' unprivileged user; its report comes back on stdout."""
     import unprivileged
 
+    from autograder import secret
     from autograder.grader import DATA_FILE
     from autograder.run import bwrap
 
@@ -146,7 +147,10 @@ def _as_ordinary_user(argv: list[str]) -> dict:
         unprivileged.give_to_test_user(Path(tmp))
         cmd = unprivileged.environment_view([bwrap.interpreter(), str(Path(__file__)), "--inner", *argv],
                                             drop_to_user=True, readable={DATA_FILE: data})
-        env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        # A secret of the run's own: the kit's is private to its owner, and a fresh checkout has none yet
+        # (the user could not create it in the kit's folder).  The probes it keys cost the same either way.
+        env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+               secret.ENV_FILE: str(home / "course_secret")}
         proc = subprocess.run(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         raise SystemExit(proc.returncode)

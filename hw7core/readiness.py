@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import cells, intake, parts
+from . import cells, configs, intake, parts
 
 
 @dataclass
@@ -63,8 +63,8 @@ def assess(sub: intake.Submission, code: cells.GradedCode | None) -> Readiness:
     refused: dict[str, str] = {}  # configs written in the notebook that are not small literals, and why
     nb_configs = cells.notebook_configs(code, refused)
     from_notebook = []
-    for key, validate in (("model_config", intake.validate_model_config),
-                          ("train_config", intake.validate_train_config)):
+    for key, validate in (("model_config", configs.validate_model_config),
+                          ("train_config", configs.validate_train_config)):
         if getattr(sub, key) is not None:
             continue
         # Only an absent file is made up for from the notebook: one that is there but invalid is what the

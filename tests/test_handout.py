@@ -28,7 +28,7 @@ EXPECTED = {
     "data/airfoils.npz", "data/airfoils_report.txt", "data/DATA.md",
     "templates/latex_unicode/conf.json", "templates/latex_unicode/index.tex.j2",
     "hw7core/__init__.py", "hw7core/__main__.py", "hw7core/check.py", "hw7core/public_child.py",
-    "hw7core/public_tests.json", "hw7core/intake.py", "hw7core/cells.py", "hw7core/limits.py",
+    "hw7core/public_tests.json", "hw7core/intake.py", "hw7core/configs.py", "hw7core/cells.py", "hw7core/limits.py",
     "hw7core/sample_quality.py", "hw7core/quality_reference.npz", "hw7core/readiness.py",
     "hw7core/parts.py", "hw7core/quality_metrics.py", "hw7core/quality_report.py",
 }
