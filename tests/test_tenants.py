@@ -338,6 +338,29 @@ def test_a_killed_graders_folder_is_private_and_removed_by_the_next(solution, tm
     assert not left.exists()
 
 
+def test_a_child_whose_grader_died_before_its_death_signal_was_set_never_starts(tmp_path):
+    # The window the killed-grader test above hit on a slow machine: the grader is killed after its fork of
+    # the child but before setpriv asks for the death signal, so no signal ever comes.  Here the fork waits
+    # half a second before the exec, and the "grader" is already gone by then.
+    if not isolation.dies_with_grader():
+        pytest.skip("setpriv is not installed (macOS): the fallback has no death signal to test")
+    marker = tmp_path / "the child ran"
+    grader = textwrap.dedent(f"""
+        import os, time
+        from autograder.run import isolation
+        command = [*isolation.dies_with_grader(), "touch", {str(marker)!r}]
+        if os.fork() == 0:
+            time.sleep(0.5)
+            os.execv(command[0], command)
+        os._exit(0)
+        """)
+    subprocess.run([sys.executable, "-c", grader], cwd=sandbox.KIT_ROOT, check=True)
+    time.sleep(2)
+    assert not marker.exists(), "a child started although its grader was gone"
+    subprocess.run([*isolation.dies_with_grader(), "touch", str(marker)], check=True)  # its grader lives
+    assert marker.exists()
+
+
 def test_a_running_graders_folder_is_left_alone(tmp_path):
     mine = tmp_path / f"{workdirs.TEMP_PREFIX}{os.getpid()}-abc"
     mine.mkdir()

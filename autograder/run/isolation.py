@@ -100,11 +100,21 @@ def user_prefix(uid: int | None) -> tuple[str, ...]:
             "--pdeathsig=KILL")
 
 
-def dies_with_grader() -> tuple[str, ...]:
+# Run after setpriv has asked for the death signal: a grader killed before that (between its fork and this
+# exec) sends none, and the command would start as an orphan; the parent id tells, as init (or a subreaper)
+# has adopted it by then.
+_STILL_THE_GRADERS = 'test "$PPID" = "$0" && exec "$@"'
+
+
+def dies_with_grader(grader_pid: int | None = None) -> tuple[str, ...]:
     """A prefix that kills the command when the grader's thread that started it ends (for ``unshare``, whose
-    --kill-child then ends the whole namespace); empty without setpriv (macOS)."""
+    --kill-child then ends the whole namespace), and that does not start it at all when the grader
+    (``grader_pid``, this process by default) is already gone; empty without setpriv (macOS)."""
     setpriv = shutil.which("setpriv")
-    return (setpriv, "--pdeathsig=KILL") if setpriv else ()
+    if not setpriv:
+        return ()
+    pid = os.getpid() if grader_pid is None else grader_pid
+    return (setpriv, "--pdeathsig=KILL", "--", "/bin/sh", "-c", _STILL_THE_GRADERS, str(pid))
 
 
 @functools.cache
