@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from autograder.staff.kl_hint import KLCheck, check_kl_answer, final_expression
+from autograder.staff.kl_hint import KLCheck, check_kl_answer
+from autograder.staff.latex_answer import final_expression
 from autograder.staff.written import grading_sheet_html
 
 CORRECT = [
