@@ -103,6 +103,24 @@ def test_environment_is_scrubbed(solution, tmp_path, monkeypatch):
     assert results.part_scores()["1.4"] == 5
 
 
+def test_children_train_with_avx2_kernels_on_every_cpu_that_has_them(solution, tmp_path):
+    # So that an AVX-512 machine (Gradescope's, say) and a TA's AVX2 laptop grade alike: see
+    # sandbox.same_kernels_everywhere.  The capability is read inside a real child, by the student's code.
+    import torch
+
+    from autograder.run import sandbox
+
+    if torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
+        assert sandbox.same_kernels_everywhere() == {}
+        pytest.skip("this CPU has no AVX2: its children keep torch's own choice")
+    assert sandbox.same_kernels_everywhere() == {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"}
+    results = grade_dkl(solution, tmp_path, f"""
+        other = __import__("torch").backends.cpu.get_cpu_capability() != "AVX2"
+        return {GOOD_DKL} + (100.0 if other else 0.0)
+        """, parts=("1.4",))
+    assert results.part_scores()["1.4"] == 5
+
+
 def test_a_part_stopped_by_the_wall_clock_backstop_says_so_and_is_not_cached():
     from autograder.run import cache, sandbox
 

@@ -105,8 +105,23 @@ def _limit_child(budget: Budget, nproc: int) -> None:  # runs in the child betwe
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
+@functools.cache
+def same_kernels_everywhere() -> dict[str, str]:
+    """Environment that makes torch compute alike on every x86 CPU with AVX2, so that a grading on
+    Gradescope and a TA's regrade agree.  torch picks its kernels (ATen's vectorised code, MKL's GEMM) by
+    the CPU's instruction set, and a training's last bits follow them: the `undertrained` example scored
+    8.0 / 15 on 2.3 with ATen's baseline kernels and 8.2 with AVX2's on one machine.  AVX-512 machines are
+    held to AVX2's kernels; a CPU without AVX2 keeps its own (forcing AVX2 there would crash torch)."""
+    import torch
+
+    if torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
+        return {}
+    return {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2"}
+
+
 def _clean_env(scratch: Path) -> dict[str, str]:
     return {
+        **same_kernels_everywhere(),
         "PATH": "/usr/bin:/bin",
         "HOME": str(scratch),
         "TMPDIR": str(scratch / "tmp"),
