@@ -106,15 +106,14 @@ def user_prefix(uid: int | None) -> tuple[str, ...]:
 _STILL_THE_GRADERS = 'test "$PPID" = "$0" && exec "$@"'
 
 
-def dies_with_grader(grader_pid: int | None = None) -> tuple[str, ...]:
+def dies_with_grader() -> tuple[str, ...]:
     """A prefix that kills the command when the grader's thread that started it ends (for ``unshare``, whose
-    --kill-child then ends the whole namespace), and that does not start it at all when the grader
-    (``grader_pid``, this process by default) is already gone; empty without setpriv (macOS)."""
+    --kill-child then ends the whole namespace), and that does not start it at all when the grader (this
+    process) is already gone; empty without setpriv (macOS)."""
     setpriv = shutil.which("setpriv")
     if not setpriv:
         return ()
-    pid = os.getpid() if grader_pid is None else grader_pid
-    return (setpriv, "--pdeathsig=KILL", "--", "/bin/sh", "-c", _STILL_THE_GRADERS, str(pid))
+    return (setpriv, "--pdeathsig=KILL", "--", "/bin/sh", "-c", _STILL_THE_GRADERS, str(os.getpid()))
 
 
 @functools.cache
