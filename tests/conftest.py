@@ -44,11 +44,14 @@ def dataset():
     return AirfoilDataset()
 
 
-# The test files that take minutes, the longest first (measured with `pytest --durations=0`; bench/README.md).
-# `make test` runs the suite on two pytest-xdist workers, a file per worker at a time: starting the long
-# files first lets both workers finish together.  A file not listed runs after these, in name order.
-LONGEST_FIRST = ("test_corpus.py", "test_cluster.py", "test_retrain.py", "test_ta_rules.py", "test_grader.py",
-                 "test_notebooks.py", "test_handout.py", "test_batch.py", "test_tenants.py", "test_gradescope.py")
+# The test files that take a minute or more, the longest first (each file's share of a `make test` run,
+# 2026-12-02; bench/README.md).  `make test` runs the suite on two pytest-xdist workers, a file per worker
+# at a time, in this order (the Makefile passes --no-loadscope-reorder: xdist would otherwise start the
+# files with the most tests first): the long files go first, so the two workers finish together.  A file
+# not listed runs after these, in name order.
+LONGEST_FIRST = ("test_retrain.py", "test_corpus.py", "test_cluster.py", "test_handout.py", "test_grader.py",
+                 "test_ta_rules.py", "test_cache.py", "test_batch.py", "test_gradescope.py", "test_tenants.py",
+                 "test_notebooks.py", "test_integrity_samples.py", "test_integrity.py")
 
 
 def pytest_collection_modifyitems(items):

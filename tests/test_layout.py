@@ -1,11 +1,12 @@
-"""The layout: autograder/README.md's tree is the folders' content, and the moves script is idempotent."""
+"""The layout: autograder/README.md's tree is the folders' content, the moves script is idempotent, and
+`make test` runs the test files in conftest's order."""
 
 from __future__ import annotations
 
 import re
 
 import relayout_imports
-from conftest import ROOT
+from conftest import LONGEST_FIRST, ROOT
 
 PACKAGES = ("hw7core", "autograder")
 
@@ -85,3 +86,11 @@ def test_hw7_utils_imports_neither_package():
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert not {name for name in imported if name.split(".")[0] in PACKAGES}
+
+
+def test_make_test_runs_the_longest_files_first_and_they_exist():
+    # A renamed file would drop out of the order without a word, and without --no-loadscope-reorder
+    # pytest-xdist starts the files with the most tests first, whatever conftest's order says.
+    assert not [name for name in LONGEST_FIRST if not (ROOT / "tests" / name).is_file()]
+    recipe = re.search(r"^test:.*\n\t(.*)$", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M).group(1)
+    assert "--dist loadfile" in recipe and "--no-loadscope-reorder" in recipe
