@@ -86,8 +86,11 @@ def kit_on_worker() -> dict[str, str]:
         import torch
     except ImportError as exc:
         return {"problem": f"{type(exc).__name__}: {exc}", "python": sys.executable}
-    return {"kit": str(KIT_ROOT), "version": cluster.kit_version(),
-            "torch": torch.__version__, "python": sys.executable}
+    from autograder import secret
+
+    return {"kit": str(KIT_ROOT), "version": cluster.kit_version(), "torch": torch.__version__,
+            "python": sys.executable, "secret": secret.fingerprint_if_present(),
+            "secret_file": str(secret.secret_file())}
 
 
 def grade_packed(name: str, data: bytes) -> dict[str, Any]:
@@ -206,11 +209,14 @@ def connect(address: str, wait_s: float | None = None):
 
 
 def check_workers(client) -> None:
-    """Every worker present must import this kit, at this version, with this torch."""
+    """Every worker present must import this kit, at this version, with this torch and this course secret."""
     import torch
 
+    from autograder import secret
+
     found = client.run(ByValue(kit_on_worker))
-    mine = {"version": kit_version(), "torch": torch.__version__}
+    mine = {"version": kit_version(), "torch": torch.__version__,
+            "secret": secret.fingerprint(secret.course_secret()), "secret_file": str(secret.secret_file())}
     problems = [problem_of(address, info, mine) for address, info in sorted(found.items())]
     problems = [p for p in problems if p]
     if problems:
@@ -227,6 +233,12 @@ def problem_of(address: str, info: dict[str, str], mine: dict[str, str]) -> str:
                 f"{info.get('version')}; this one is {mine['version']}): grades must come from one kit")
     if info.get("torch") != mine["torch"]:
         return f"- worker {address} has torch {info.get('torch')}, this machine {mine['torch']}"
+    if info.get("secret") != mine["secret"]:
+        # The hidden inputs and 2.3's latents come from the secret: another one grades with other inputs.
+        what = ("has no course secret" if not info.get("secret") else
+                f"has another course secret (fingerprint {info.get('secret')}, this machine's {mine['secret']})")
+        return (f"- worker {address} {what} at {info.get('secret_file')}: copy this machine's "
+                f"{mine['secret_file']} there (mode 0600), or set HW7_SECRET_FILE to a copy")
     return ""
 
 

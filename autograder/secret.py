@@ -6,10 +6,14 @@ content (HMAC-SHA256), so that
 - observations recorded from another submission, or precomputed from the kit's source, do not match.
 
 The secret is created on first use (32 random bytes, mode 0600) in ``secret/course_secret`` beside the kit
-(git-ignored: a shared kit's repository never holds it), or at ``$HW7_SECRET_FILE``.  `make gradescope` bakes
-it into the autograder zip; the handout and the sandboxes never see it: children get derived numbers only.
-Keep it with the course's other private files: a new secret gives new hidden inputs (a correct submission
-keeps its grade; a regrade is then no longer byte-identical).
+(git-ignored: a shared kit's repository never holds it), or at ``$HW7_SECRET_FILE``.  Every machine that
+grades the course must hold the same one: `make gradescope` puts it into the autograder zip (else each
+Gradescope container would make its own, and a regrade there would draw other inputs), and a Dask worker
+whose secret differs from the grading machine's is refused before anything is graded (its
+:func:`fingerprint` is compared, never the secret).  The handout and the sandboxes never see it: children
+get derived numbers only.  Keep it with the course's other private files: a new secret gives new hidden
+inputs (a correct submission keeps its grade; a noisy model's 2.3 score can move, and a regrade is no
+longer byte-identical).
 """
 
 from __future__ import annotations
@@ -48,6 +52,20 @@ def course_secret(path: Path | None = None) -> bytes:
     if len(data) < 16:
         raise RuntimeError(f"the course secret {path} is too short ({len(data)} bytes); delete it to make a new one")
     return data
+
+
+def fingerprint(data: bytes) -> str:
+    """A short name for a secret that tells two secrets apart and gives nothing of them away."""
+    return hashlib.sha256(b"hw7 course secret fingerprint\0" + data).hexdigest()[:16]
+
+
+def fingerprint_if_present(path: Path | None = None) -> str:
+    """The fingerprint of the secret this machine would grade with, or "" when it has none yet (nothing
+    is created: a machine that made its own would grade with another secret)."""
+    try:
+        return fingerprint((path or secret_file()).read_bytes())
+    except OSError:
+        return ""
 
 
 def _create(path: Path) -> None:

@@ -9,9 +9,14 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: the kit's packages
+
+from autograder import secret  # noqa: E402
+
 FILES = ["HW7_utils.py", "requirements.txt", "scripts/build_dataset.py", "grading.yaml"]  # grading.yaml: the course's settings
 PACKAGES = ["autograder", "hw7core"]  # the grader and the core it shares with the handout
 TOP = {"gradescope/setup.sh": "setup.sh", "gradescope/run_autograder": "run_autograder"}
+SECRET_ARC = secret.DEFAULT_FILE.relative_to(ROOT).as_posix()  # where the unzipped grader reads it
 
 
 def members() -> dict[str, Path]:
@@ -25,14 +30,18 @@ def members() -> dict[str, Path]:
 
 
 def build(out: Path) -> Path:
+    # The course secret (created now if this kit has none), where the grader looks for it beside the kit:
+    # every Gradescope container then grades with the secret the course's local gradings use.
+    files = {arc: path.read_bytes() for arc, path in members().items()}
+    files[SECRET_ARC] = secret.course_secret()
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for arc, path in sorted(members().items()):
+        for arc, data in sorted(files.items()):
             info = zipfile.ZipInfo(arc, date_time=(1980, 1, 1, 0, 0, 0))
-            mode = 0o755 if arc in ("setup.sh", "run_autograder") else 0o644
+            mode = 0o755 if arc in ("setup.sh", "run_autograder") else 0o600 if arc == SECRET_ARC else 0o644
             info.external_attr = (stat.S_IFREG | mode) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, path.read_bytes())
+            zf.writestr(info, data)
     return out
 
 
@@ -41,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "autograder.zip")
     args = parser.parse_args(argv)
     path = build(args.out)
-    print(f"Wrote {path} ({path.stat().st_size // 1024} KB): upload it as the assignment's autograder.")
+    print(f"Wrote {path} ({path.stat().st_size // 1024} KB): upload it as the assignment's autograder. It holds "
+          f"the course secret ({secret.secret_file()}): keep the zip as private as the solution.")
     return 0
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import variants
 
-from autograder import KIT_ROOT, batch, cli, cluster
+from autograder import KIT_ROOT, batch, cli, cluster, secret
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,8 +31,8 @@ LIFE_S = 600  # no process started here outlives this
 class Process:
     """One dask process in its own session (so that it and its children can be ended together)."""
 
-    def __init__(self, args: list[str], cwd: Path, kit: bool):
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MPLBACKEND")}
+    def __init__(self, args: list[str], cwd: Path, kit: bool, env: dict[str, str] | None = None):
+        env = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MPLBACKEND")}, **(env or {})}
         if kit:
             env["PYTHONPATH"] = str(ROOT)
         self.log = cwd / f"{args[0]}-{time.monotonic_ns()}.log"
@@ -64,15 +64,15 @@ class Cluster:
         self.address = json.loads(self.file.read_text())["address"]
         assert self.address.startswith("tcp://127.0.0.1:")
 
-    def start(self, args: list[str], kit: bool) -> Process:
-        process = Process(args, self.folder, kit)
+    def start(self, args: list[str], kit: bool, env: dict[str, str] | None = None) -> Process:
+        process = Process(args, self.folder, kit, env)
         self.processes.append(process)
         return process
 
-    def worker(self, kit: bool = True) -> Process:
+    def worker(self, kit: bool = True, env: dict[str, str] | None = None) -> Process:
         name = f"worker-{len(self.processes)}"
         process = self.start(["worker", "--scheduler-file", str(self.file), "--host", "127.0.0.1", "--nthreads",
-                              "1", "--no-dashboard", "--death-timeout", "60", "--name", name], kit=kit)
+                              "1", "--no-dashboard", "--death-timeout", "60", "--name", name], kit=kit, env=env)
         process.name = name
         return process
 
@@ -152,6 +152,17 @@ def test_no_worker_or_a_worker_without_the_kit_stops_with_a_clear_message(submis
     assert not list((tmp_path / "nokit").glob("*/results.json"))  # nothing graded by half
     bare.kill()
 
+    # A worker with the kit but not the course secret would grade with other hidden inputs and latents.
+    missing = tmp_path / "worker-home" / "course_secret"
+    stranger = c.worker(env={secret.ENV_FILE: str(missing)})
+    with pytest.raises(cluster.ClusterError) as caught:
+        batch.grade_all(submissions, tmp_path / "nosecret", scheduler=c.address, progress=False)
+    message = str(caught.value)
+    assert "has no course secret" in message and str(missing) in message and "HW7_SECRET_FILE" in message
+    assert str(secret.secret_file()) in message and not missing.exists()  # the check made no secret of its own
+    assert not list((tmp_path / "nosecret").glob("*/results.json"))
+    stranger.kill()
+
 
 def test_an_unreachable_scheduler_is_named(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cluster, "WORKER_WAIT_S", 3.0)
@@ -202,6 +213,17 @@ def test_results_come_back_as_checked_json_text_never_as_objects():
                         (" " * (cluster.RESULTS_MAX_CHARS + 1), "larger than")]:
         with pytest.raises(ValueError, match=why):
             cluster.results_from_wire(answer)
+
+
+def test_a_worker_with_another_or_no_course_secret_is_named_and_one_with_the_same_can_grade():
+    mine = {"version": "v", "torch": "t", "secret": secret.fingerprint(b"a" * 32), "secret_file": "/kit/secret/s"}
+    same = {**mine, "secret_file": "/elsewhere/s"}  # a copy elsewhere (HW7_SECRET_FILE) is the same secret
+    assert cluster.problem_of("tcp://w:1", same, mine) == ""
+    other = cluster.problem_of("tcp://w:1", {**same, "secret": secret.fingerprint(b"b" * 32)}, mine)
+    assert "another course secret" in other and mine["secret"] in other and "/kit/secret/s" in other
+    assert "has no course secret at /elsewhere/s" in cluster.problem_of("tcp://w:1", {**same, "secret": ""}, mine)
+    assert secret.fingerprint(b"a" * 32) != secret.fingerprint(b"a" * 31 + b"b")
+    assert (b"a" * 32).hex()[:16] not in mine["secret"]
 
 
 # A worker is checked against the version of every file the grading runs: a judge or an observer in a
