@@ -86,11 +86,14 @@ def kit_on_worker() -> dict[str, str]:
         import torch
     except ImportError as exc:
         return {"problem": f"{type(exc).__name__}: {exc}", "python": sys.executable}
-    from autograder import secret
+    try:
+        from autograder import secret
 
+        fingerprint, where = secret.fingerprint_if_present(), str(secret.secret_file())
+    except (ImportError, AttributeError):  # an older kit: its other version is what problem_of names first
+        fingerprint, where = "", "?"
     return {"kit": str(KIT_ROOT), "version": cluster.kit_version(), "torch": torch.__version__,
-            "python": sys.executable, "secret": secret.fingerprint_if_present(),
-            "secret_file": str(secret.secret_file())}
+            "python": sys.executable, "secret": fingerprint, "secret_file": where}
 
 
 def grade_packed(name: str, data: bytes) -> dict[str, Any]:

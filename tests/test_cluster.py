@@ -226,6 +226,14 @@ def test_a_worker_with_another_or_no_course_secret_is_named_and_one_with_the_sam
     assert (b"a" * 32).hex()[:16] not in mine["secret"]
 
 
+def test_a_worker_with_an_older_kit_is_named_by_its_version_not_a_traceback(monkeypatch):
+    monkeypatch.delattr(secret, "fingerprint_if_present")  # a kit from before the secret's check
+    info = cluster.kit_on_worker()
+    assert info["secret"] == "" and info["secret_file"] == "?"
+    mine = {"version": "new", "torch": info["torch"], "secret": "f" * 16, "secret_file": "/kit/s"}
+    assert "another version of the kit" in cluster.problem_of("tcp://w:1", info, mine)
+
+
 # A worker is checked against the version of every file the grading runs: a judge or an observer in a
 # subpackage, the shared core, the frozen reference.  (Issue 19: only the top-level autograder/*.py counted.)
 @pytest.mark.parametrize("changed", ["autograder/judges/dkl.py", "autograder/run/child/model.py",
