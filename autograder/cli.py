@@ -13,13 +13,15 @@ def _refused(exc: Exception) -> int:
 
 
 def _grade(args) -> int:
+    from autograder import secret
     from autograder.grader import grade
     from autograder.run import isolation
     from autograder.run.cache import FOLDER_NAME
 
     try:
         isolation.announce(args.strict)
-    except isolation.IsolationError as exc:
+        secret.course_secret()  # a damaged secret stops here, not in the grading
+    except (isolation.IsolationError, secret.SecretError) as exc:
         return _refused(exc)
     results = grade(args.submission, args.out, parallel=not args.sequential,
                     cache_dir=None if args.no_cache else Path(args.out) / FOLDER_NAME)
@@ -32,11 +34,13 @@ NO_CACHE_HELP = "run every part again instead of reusing the outcomes stored in 
 
 
 def _grade_all(args) -> int:
+    from autograder import secret
     from autograder.batch import grade_all
     from autograder.run.isolation import IsolationError
 
     notes: list[str] = []
     try:
+        secret.course_secret()  # a damaged secret stops the batch before its first grading
         rows = grade_all(args.submissions, args.out, workers=args.workers, force=args.force,
                          scheduler=args.scheduler, roster=args.roster, notes=notes,
                          strict=args.strict, cache=not args.no_cache)

@@ -40,17 +40,27 @@ def secret_file() -> Path:
     return Path(os.environ.get(ENV_FILE) or DEFAULT_FILE)
 
 
+class SecretError(ValueError):
+    """The course secret exists but cannot serve: the message names the file and the fix."""
+
+
 def course_secret(path: Path | None = None) -> bytes:
     """The course's secret, created (atomically, 0600) the first time it is asked for."""
     path = path or secret_file()
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        with _CREATING:
-            _create(path)
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            with _CREATING:
+                _create(path)
+            data = path.read_bytes()
+    except OSError as exc:
+        raise SecretError(f"cannot read or make the course secret {path} ({exc.strerror or exc}): let this user "
+                          f"read it, or set {ENV_FILE} to a readable copy") from None
     if len(data) < 16:
-        raise RuntimeError(f"the course secret {path} is too short ({len(data)} bytes); delete it to make a new one")
+        raise SecretError(f"the course secret {path} is damaged ({len(data)} bytes, at least 16 expected): put "
+                          "the course's copy back (the zip of make gradescope holds one), or delete the file to "
+                          "make a new secret (the hidden inputs then change)")
     return data
 
 

@@ -49,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "autograder.zip")
     args = parser.parse_args(argv)
-    path = build(args.out)
+    try:
+        path = build(args.out)
+    except secret.SecretError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"Wrote {path} ({path.stat().st_size // 1024} KB): upload it as the assignment's autograder. It holds "
           f"the course secret ({secret.secret_file()}): keep the zip as private as the solution.")
     return 0

@@ -515,3 +515,27 @@ def test_a_fresh_kit_creates_one_secret_whatever_asks_for_it_at_once(tmp_path):
         assert got == {path.read_bytes()} and len(path.read_bytes()) == secret.SECRET_BYTES
         assert [p.name for p in path.parent.iterdir()] == ["course_secret"]  # no temporary file left
         assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("damage", ["short", "a folder"])
+def test_a_damaged_course_secret_stops_grading_and_the_zip_with_its_fix_not_a_traceback(tmp_path, monkeypatch,
+                                                                                       capsys, damage):
+    import make_gradescope
+
+    from autograder import cli, secret
+
+    path = tmp_path / "course_secret"
+    if damage == "short":
+        path.write_bytes(b"12345")
+    else:
+        path.mkdir()
+    monkeypatch.setenv(secret.ENV_FILE, str(path))
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    assert cli.main(["grade-all", str(subs), "--out", str(tmp_path / "all")]) == 2
+    assert cli.main(["grade", str(subs), "--out", str(tmp_path / "one")]) == 2
+    assert make_gradescope.main(["--out", str(tmp_path / "autograder.zip")]) == 2
+    err = capsys.readouterr().err
+    assert err.count(f"course secret {path}") == 3 and "Traceback" not in err
+    assert ("is damaged (5 bytes" if damage == "short" else "cannot read or make") in err
+    assert not any((tmp_path / name).exists() for name in ("all", "one", "autograder.zip"))
