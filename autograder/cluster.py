@@ -5,7 +5,8 @@ What each process needs:
   :class:`ByValue`), so the scheduler, which unpickles every task, never imports the kit;
 - each worker: this kit's environment and its folder on ``PYTHONPATH`` (the task imports
   ``autograder`` there).  Every worker present at the start is checked, and one that lacks the kit or
-  runs another version of it stops the batch with a message naming it;
+  runs another version of it (or holds another course secret, compared by its fingerprint) stops the
+  batch with a message naming it;
 - the machine running ``grade-all``: the kit and the submissions; nothing is shared through files.
 
 Results come back as data: the JSON text of a results.json, which the client checks (size, JSON, the
