@@ -166,17 +166,18 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
 
     Already graded submissions are skipped unless ``force``.  Returns one row per submission; what the
     instructor must read (settings problems, the roster reconciliation) is appended to ``notes``.
-    A roster that cannot be used raises ValueError before anything is graded.  Without the full
+    A roster or a course secret that cannot be used raises ValueError before anything is graded.  Without the full
     sandbox it warns once on stderr, or with ``strict`` raises IsolationError.  With ``cache``, local
     gradings reuse the outcomes stored in ``out/.cache`` for unchanged code (autograder/run/cache.py).
     """
     from tqdm import tqdm
 
-    from autograder import settings
+    from autograder import secret, settings
     from autograder.run import isolation
     from autograder.staff import lms
 
     isolation.announce(strict)
+    secret.course_secret()  # a damaged one raises SecretError here, not in every grading of the batch
 
     notes = [] if notes is None else notes
     course = settings.load()
