@@ -245,11 +245,6 @@ def test_set_n_iters_needs_exactly_one_config_cell(solution):
         run_notebook.set_n_iters(nb, 10)
 
 
-def _roughness(samples: np.ndarray) -> np.ndarray:
-    """Mean |second difference| along each surface of each sample (normalised units)."""
-    return np.concatenate([np.abs(np.diff(s, 2, axis=1)).mean(1) for s in (samples[:, :100], samples[:, 100:])])
-
-
 # The solution's own configs with 1500 iterations instead of 5000: its samples already get full marks there
 # (the grader re-trains 5000 in test_retrain.py, measured 15/15 at 1500 and 2500 too); the rest is the real run.
 NOTEBOOK_ITERS = 1500
@@ -286,9 +281,16 @@ def test_solution_runs_top_to_bottom_with_its_configs(executed):
 
     samples = np.load(work / "samples.npy")
     assert samples.shape == (24, 200) and np.all(np.isfinite(samples))
-    # Smooth (the dataset's median roughness is about 3e-4) and diverse (a collapsed model gives ~0).
-    assert np.median(_roughness(samples)) < 2.5e-3
-    assert samples.std(axis=0).mean() > 0.02
+    # Judged by the kit's own scorer, not a hand-made roughness bound: the kernel runs on whatever vector
+    # units the CPU has (only the grader's children pin AVX2), so the run's samples differ from machine to
+    # machine; on an AVX-512 Xeon a median-roughness bound of 2.5e-3 failed a run that scores 15/15 here.
+    # 1500 of the 5000 iterations: 15/15 on the machines measured; 12 leaves room for another CPU's rounding,
+    # and a model that does not learn (noise, one collapsed shape) scores 0 to 5.
+    from hw7core import sample_quality
+
+    quality = sample_quality.score(samples)
+    assert quality.points >= 12, (quality.band, quality.reason)
+    assert quality.D > 0.8, quality.reason  # diverse: a collapsed decoder gives D near 0
     # The live learning curves and the sample grid were drawn as images.
     cells = {c.id: c for c in nb.cells}
     assert any("image/png" in o.get("data", {}) for o in cells["train"].outputs)
