@@ -18,7 +18,7 @@ setup: $(STAMP) $(DATA)
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is needed (PYTHON=$(PYTHON))"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.txt
 	$(PY) scripts/install_jupyter_config.py
 	touch $@
 
@@ -82,6 +82,7 @@ bench: setup
 clean:
 	rm -rf $(VENV) data grades build .pytest_cache .ruff_cache
 
-# Re-pin every dependency from the current virtual environment.
+# Re-pin every dependency from the current virtual environment, in requirements.txt's order and with its
+# comments (pip freeze -r); setuptools too (--all: torch needs it, and the file is installed with --no-deps).
 lock: $(STAMP)
-	$(PY) -m pip freeze --exclude-editable | sed -e 's/+cpu$$//' > requirements.txt.new && mv requirements.txt.new requirements.txt
+	$(PY) -m pip freeze --all --exclude-editable -r requirements.txt | grep -v -e '^pip==' -e '^## The following' | sed -e 's/+cpu$$//' > requirements.txt.new && mv requirements.txt.new requirements.txt

@@ -14,6 +14,7 @@ python3.11 -m venv "$VENV"
 "$VENV/bin/pip" install --quiet --upgrade pip
 # The CPU build of torch first (the default Linux wheel pulls several GB of CUDA libraries).
 "$VENV/bin/pip" install --quiet torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-"$VENV/bin/pip" install --quiet -r requirements.txt
+# The rest with --no-deps, as the Makefile does: the file pins the whole environment (its header says why).
+"$VENV/bin/pip" install --quiet --no-deps -r requirements.txt
 "$VENV/bin/python" scripts/build_dataset.py
 chmod -R a+rX "$VENV"

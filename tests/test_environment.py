@@ -1,0 +1,91 @@
+"""The pinned environment: requirements.txt is installed with --no-deps, so it must hold every dependency
+of everything it pins (the requested extras' too), at versions those dependencies accept."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from importlib import metadata
+
+import pytest
+from conftest import ROOT
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+# Left out on purpose (requirements.txt's header): jsonschema's optional IRI format check, which compiles a
+# lark grammar whenever jsonschema is imported, i.e. in every process that reads a notebook with nbformat.
+LEFT_OUT = {"rfc3987-syntax"}
+INSTALLS = {"Makefile": r"pip install [^\n]*-r requirements\.txt", "gradescope/setup.sh": r"pip\" install [^\n]*-r requirements\.txt"}
+
+
+def pins() -> dict[str, Version]:
+    found = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            found[canonicalize_name(name)] = Version(version)
+    return found
+
+
+def missing_or_refused(pinned: dict[str, Version], requires: dict[str, list[str]]) -> list[str]:
+    """Each dependency (with the extras that are asked for, followed) that the pins lack or pin at a version
+    its requirement refuses; ``requires`` maps a pinned name to its metadata's Requires-Dist lines."""
+    problems, todo, seen = [], [(name, "") for name in pinned], set()
+    while todo:
+        name, extra = todo.pop()
+        if (name, extra) in seen:
+            continue
+        seen.add((name, extra))
+        for line in requires.get(name, []):
+            req = Requirement(line)
+            if req.marker is not None and not req.marker.evaluate({"extra": extra}):
+                continue
+            dep = canonicalize_name(req.name)
+            if dep in LEFT_OUT:
+                continue
+            if dep not in pinned:
+                problems.append(f"{name}{f'[{extra}]' if extra else ''} needs {req}, which requirements.txt lacks")
+            elif not req.specifier.contains(pinned[dep], prereleases=True):
+                problems.append(f"{name} needs {req}, requirements.txt pins {dep}=={pinned[dep]}")
+            else:
+                todo += [(dep, e) for e in req.extras]
+    return problems
+
+
+def test_the_closure_check_finds_a_missing_dependency_and_a_refused_version():
+    pinned = {"a": Version("1.0"), "b": Version("2.0")}
+    assert missing_or_refused(pinned, {"a": ["b>=1", "c ; extra == 'x'"], "b": []}) == []
+    assert missing_or_refused(pinned, {"a": ["b[x]>=1"], "b": ["c ; extra == 'x'"]}) == [
+        "b[x] needs c; extra == \"x\", which requirements.txt lacks"]
+    assert missing_or_refused(pinned, {"a": ["b>=3"]}) == ["a needs b>=3, requirements.txt pins b==2.0"]
+
+
+def test_requirements_pin_every_dependency_of_what_they_pin():
+    pinned = pins()
+    requires = {}
+    for name, version in pinned.items():
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            pytest.fail(f"{name} is pinned but not installed: run make setup")
+        assert Version(dist.version.split("+")[0]) == version, f"{name} {dist.version} installed, {version} pinned"
+        requires[name] = dist.requires or []
+    assert missing_or_refused(pinned, requires) == []
+    assert not LEFT_OUT & set(pinned)
+
+
+def test_both_installs_take_the_pins_alone():
+    for path, pattern in INSTALLS.items():
+        commands = re.findall(pattern, (ROOT / path).read_text())
+        assert commands and all("--no-deps" in c for c in commands), (path, commands)
+
+
+def test_reading_a_notebook_compiles_no_grammar():
+    code = ("import sys, nbformat; nbformat.read(sys.argv[1], as_version=4); "
+            "print(sorted({'lark', 'rfc3987_syntax'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "notebooks" / "HW7.ipynb")],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
