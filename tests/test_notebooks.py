@@ -28,6 +28,7 @@ from conftest import ROOT, needs_pdf_tools
 from nbclient.exceptions import CellExecutionError
 
 from autograder.judges import table
+from hw7core import sample_quality
 
 SOLUTION = ROOT / "solutions" / "HW7.ipynb"
 STUDENT = ROOT / "notebooks" / "HW7.ipynb"
@@ -286,8 +287,6 @@ def test_solution_runs_top_to_bottom_with_its_configs(executed):
     # machine; on an AVX-512 Xeon a median-roughness bound of 2.5e-3 failed a run that scores 15/15 here.
     # 1500 of the 5000 iterations: 15/15 on the machines measured; 12 leaves room for another CPU's rounding,
     # and a model that does not learn (noise, one collapsed shape) scores 0 to 5.
-    from hw7core import sample_quality
-
     quality = sample_quality.score(samples)
     assert quality.points >= 12, (quality.band, quality.reason)
     assert quality.D > 0.8, quality.reason  # diverse: a collapsed decoder gives D near 0
