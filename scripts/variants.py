@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -82,11 +83,12 @@ def write(folder: Path, nb, model_config: dict | None = None, train_config: dict
     (folder.parent if as_zip else folder).mkdir(parents=True, exist_ok=True)
     base_model, base_train = configs(load_solution()) if model_config is None or train_config is None else ({}, {})
     files = {"HW7.ipynb": nbformat.writes(nb).encode()}
-    tmp = folder.parent / f".{folder.name}.yaml.tmp"
-    for name, cfg in (("model_config.yaml", model_config or base_model), ("train_config.yaml", train_config or base_train)):
-        save_yaml(cfg, tmp)
-        files[name] = tmp.read_bytes()
-    tmp.unlink()
+    with tempfile.TemporaryDirectory() as scratch:  # a folder of its own: variants are written from several threads
+        tmp = Path(scratch) / "config.yaml"
+        for name, cfg in (("model_config.yaml", model_config or base_model),
+                          ("train_config.yaml", train_config or base_train)):
+            save_yaml(cfg, tmp)  # the handout's own writer: the bytes a student's notebook would save
+            files[name] = tmp.read_bytes()
     files.update(extra or {})
     for name in omit:
         files.pop(name, None)

@@ -76,3 +76,19 @@ def test_case(graded, case):
     raw = path.read_text()
     for text in case.absent:
         assert text not in raw
+
+
+def test_cases_made_side_by_side_get_their_own_files():
+    """The corpus makes two cases at a time, in threads: each must read back its own configs, never another's."""
+    import yaml
+
+    solution = make_corpus._solution()
+    model, train = make_corpus._configs()
+
+    def made(n_iters):
+        files = make_corpus._good_files(solution, model, {**train, "n_iters": n_iters})
+        return n_iters, yaml.safe_load(files["train_config.yaml"])["n_iters"], sorted(files)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for asked, got, names in pool.map(made, range(1, 41)):
+            assert got == asked and names == ["HW7.ipynb", "model_config.yaml", "train_config.yaml"]
