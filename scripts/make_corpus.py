@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import stat
 import sys
-import tempfile
 import textwrap
 import zipfile
 from collections.abc import Callable
@@ -117,11 +116,9 @@ def _files(files: Callable[[], dict[str, bytes]], *, zip_links=(), raw_names=())
 
 def _good_files(nb=None, model=None, train=None) -> dict[str, bytes]:
     m, t = _configs()
-    # A folder of its own per call: tests/test_corpus.py makes two cases at a time, in threads (a shared
-    # folder let one case read another's half-written files).
-    with tempfile.TemporaryDirectory() as tmp:
-        path = variants.write(Path(tmp) / "x", nb or _solution(), model or m, train or t)
-        return {p.name: p.read_bytes() for p in path.iterdir()}
+    # In memory: tests/test_corpus.py makes two cases at a time, in threads (a folder they shared let one
+    # case read another's half-written files).
+    return variants.submission_files(nb or _solution(), model or m, train or t)
 
 
 def _notebook_edit(edit: Callable, configs=True):

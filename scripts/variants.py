@@ -72,18 +72,17 @@ def configs(nb) -> tuple[dict, dict]:
     return dict(found["model_config"]), dict(found["train_config"])
 
 
-def write(folder: Path, nb, model_config: dict | None = None, train_config: dict | None = None,
-          omit: tuple[str, ...] = (), as_zip: bool = False, extra: dict[str, bytes] | None = None) -> Path:
-    """Write HW7.ipynb and the two YAML files into ``folder`` (or a zip of them); returns the path."""
+def submission_files(nb, model_config: dict | None = None, train_config: dict | None = None,
+                     omit: tuple[str, ...] = (), extra: dict[str, bytes] | None = None) -> dict[str, bytes]:
+    """The bytes of HW7.ipynb and the two YAML files (the solution's configs where none are given)."""
     import sys
 
     sys.path.insert(0, str(ROOT))
     from HW7_utils import save_yaml
 
-    (folder.parent if as_zip else folder).mkdir(parents=True, exist_ok=True)
     base_model, base_train = configs(load_solution()) if model_config is None or train_config is None else ({}, {})
     files = {"HW7.ipynb": nbformat.writes(nb).encode()}
-    with tempfile.TemporaryDirectory() as scratch:  # a folder of its own: variants are written from several threads
+    with tempfile.TemporaryDirectory() as scratch:  # a folder of its own: variants are made from several threads
         tmp = Path(scratch) / "config.yaml"
         for name, cfg in (("model_config.yaml", model_config or base_model),
                           ("train_config.yaml", train_config or base_train)):
@@ -92,6 +91,14 @@ def write(folder: Path, nb, model_config: dict | None = None, train_config: dict
     files.update(extra or {})
     for name in omit:
         files.pop(name, None)
+    return files
+
+
+def write(folder: Path, nb, model_config: dict | None = None, train_config: dict | None = None,
+          omit: tuple[str, ...] = (), as_zip: bool = False, extra: dict[str, bytes] | None = None) -> Path:
+    """Write HW7.ipynb and the two YAML files into ``folder`` (or a zip of them); returns the path."""
+    files = submission_files(nb, model_config, train_config, omit, extra)
+    (folder.parent if as_zip else folder).mkdir(parents=True, exist_ok=True)
     if as_zip:
         path = folder.with_suffix(".zip")
         with zipfile.ZipFile(path, "w") as zf:
