@@ -15,10 +15,15 @@ OUT ?= grades
 
 setup: $(STAMP) $(DATA)
 
+# pip installs torch and uv: where a machine keeps torch's CPU build on disk for pip (these do), only pip finds it.
+# uv installs the rest, several downloads at a time, and byte-compiles on every core: about a minute less than
+# pip on 2 cores (bench/README.md).  Where uv cannot (an index configured for pip alone, say), pip does it all.
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is needed (PYTHON=$(PYTHON))"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $$(grep -E '^(torch|uv)==' requirements.txt)
+	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps --compile-bytecode -r requirements.txt \
+	  || $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.txt
 	$(PY) scripts/install_jupyter_config.py
 	touch $@
 

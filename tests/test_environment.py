@@ -83,6 +83,16 @@ def test_both_installs_take_the_pins_alone():
         assert commands and all("--no-deps" in c for c in commands), (path, commands)
 
 
+def test_pip_takes_torch_and_uv_by_their_pins_before_uv_takes_the_rest():
+    # torch's CPU build is found only by pip on these machines; the Makefile picks the two lines by a pattern.
+    makefile = (ROOT / "Makefile").read_text()
+    pattern = re.search(r"pip install [^\n]*\$\$\(grep -E '([^']+)' requirements\.txt\)", makefile).group(1)
+    picked = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if re.search(pattern, line)]
+    assert [line.split("==")[0] for line in picked] == ["torch", "uv"]
+    assert re.search(r"uv pip install [^\n]*--no-deps [^\n]*-r requirements\.txt \\\n\s*\|\| \$\(PY\) -m pip install",
+                     makefile), "uv installs the rest, and pip does it all where uv cannot"
+
+
 def test_reading_a_notebook_compiles_no_grammar():
     code = ("import sys, nbformat; nbformat.read(sys.argv[1], as_version=4); "
             "print(sorted({'lark', 'rfc3987_syntax'} & set(sys.modules)))")
