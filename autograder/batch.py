@@ -158,6 +158,12 @@ def _grade_local(job: Job, cache_dir: Path | None = None) -> dict[str, Any]:
     return grade(job.path, parallel=False, cache_dir=cache_dir).to_gradescope()
 
 
+def _graded(results_path: Path) -> bool:
+    """Does this results.json hold a grade?  One whose grading broke ("autograder failed": a refusing
+    or vanished Dask worker, the grader's own trouble) or that cannot be read is graded again."""
+    return results_path.is_file() and load_row(results_path, "").status == "graded"
+
+
 def grade_all(submissions: str | Path, out: str | Path, workers: int | None = None, force: bool = False,
               scheduler: str | None = None, progress: bool = True, roster: str | Path | None = None,
               notes: list[str] | None = None, strict: bool = False,
@@ -186,7 +192,7 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = discover(submissions)
-    todo = [j for j in jobs if force or not (out / j.id / "results.json").is_file()]
+    todo = [j for j in jobs if force or not _graded(out / j.id / "results.json")]
     todo.sort(key=expected_cost, reverse=True)
     bar = tqdm(total=len(todo), desc="grading", unit="sub", disable=not progress)
 

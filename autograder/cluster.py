@@ -6,7 +6,9 @@ What each process needs:
 - each worker: this kit's environment and its folder on ``PYTHONPATH`` (the task imports
   ``autograder`` there).  Every worker present at the start is checked, and one that lacks the kit or
   runs another version of it (or holds another course secret, compared by its fingerprint) stops the
-  batch with a message naming it;
+  batch with a message naming it.  A worker that joins later is checked by each task it is given, and
+  refuses to grade if it differs (the submission is tried elsewhere, or recorded as failed and graded
+  on the next run);
 - the machine running ``grade-all``: the kit and the submissions; nothing is shared through files.
 
 Results come back as data: the JSON text of a results.json, which the client checks (size, JSON, the
@@ -33,6 +35,7 @@ from typing import Any
 WORKER_WAIT_S = float(os.environ.get("HW7_WORKER_WAIT_S", 120))  # for a worker to join, or to come back
 RETRIES = 2  # a task that raises (e.g. on a worker set up wrongly) is tried again elsewhere
 POLL_S = 1.0
+REFUSED = "refused to grade: "  # how a worker that fails its own check (grade_remote) starts its error
 RESULTS_MAX_CHARS = 16 * 2**20  # a results.json is a few kB to a few hundred kB; anything larger is refused
 GRADED_PACKAGES = ("autograder", "hw7core")
 
@@ -68,10 +71,25 @@ class ByValue:
 
 
 # --- what runs on a worker (only the standard library at module level: the code travels) ----------
-def grade_remote(name: str, data: bytes) -> str:
-    """Grade one packed submission on a worker; its results.json as JSON text (data, not an object)."""
+def grade_remote(name: str, data: bytes, expected: dict[str, str]) -> str:
+    """Grade one packed submission on a worker; its results.json as JSON text (data, not an object).
+
+    The start-up check sees only the workers present then: a worker that joins later would grade
+    unchecked.  So every task first checks the worker it runs on against ``expected`` (this kit's
+    version, torch and course secret, as :func:`expected_identity` gives them) and refuses to grade
+    on one that differs: the task is then tried elsewhere, or recorded as failed with the reason.
+    """
     import json
 
+    try:
+        from distributed import get_worker
+
+        address = get_worker().address
+    except (ImportError, ValueError):  # called outside a worker (the tests)
+        address = "this worker"
+    problem = problem_of(address, kit_on_worker(), expected)
+    if problem:
+        raise RuntimeError(f"{REFUSED}{problem[2:]}")
     from autograder.cluster import grade_packed
 
     return json.dumps(grade_packed(name, data))
@@ -212,15 +230,20 @@ def connect(address: str, wait_s: float | None = None):
     return client
 
 
-def check_workers(client) -> None:
-    """Every worker present must import this kit, at this version, with this torch and this course secret."""
+def expected_identity() -> dict[str, str]:
+    """What a worker must match to grade: this kit's version, torch, and the course secret's fingerprint."""
     import torch
 
     from autograder import secret
 
-    found = client.run(ByValue(kit_on_worker))
-    mine = {"version": kit_version(), "torch": torch.__version__,
+    return {"version": kit_version(), "torch": torch.__version__,
             "secret": secret.fingerprint(secret.course_secret()), "secret_file": str(secret.secret_file())}
+
+
+def check_workers(client) -> None:
+    """Every worker present must import this kit, at this version, with this torch and this course secret."""
+    found = client.run(ByValue(kit_on_worker))
+    mine = expected_identity()
     problems = [problem_of(address, info, mine) for address, info in sorted(found.items())]
     problems = [p for p in problems if p]
     if problems:
@@ -259,8 +282,10 @@ def grade_on_cluster(address: str, jobs: Iterable[Any], pack: Callable[[Path], t
     wait_s = WORKER_WAIT_S if wait_s is None else wait_s
     task = ByValue(grade_remote)
     with connect(address, wait_s) as client:
-        futures = {client.submit(task, *pack(job.path), key=f"hw7-{job.id}", pure=False, retries=RETRIES): job
+        mine = expected_identity()
+        futures = {client.submit(task, *pack(job.path), mine, key=f"hw7-{job.id}", pure=False, retries=RETRIES): job
                    for job in jobs}
+        refusals: set[str] = set()
         pending = set(futures)
         no_worker_since: float | None = None
         while pending:
@@ -273,6 +298,10 @@ def grade_on_cluster(address: str, jobs: Iterable[Any], pack: Callable[[Path], t
                 try:
                     record(job, results_from_wire(future.result()))
                 except Exception as exc:  # e.g. a task that failed on every worker it was given to
+                    if str(exc).startswith(REFUSED) and str(exc) not in refusals:  # said once per worker
+                        refusals.add(str(exc))
+                        print(f"error: {exc}; fix it, then run grade-all again (what was graded is skipped)",
+                              file=sys.stderr)
                     record(job, failed(job, exc))
             if done or client.nthreads():
                 no_worker_since = None

@@ -12,6 +12,7 @@ import pytest
 import variants
 
 from autograder import batch, cluster, settings
+from autograder.results import Results
 from hw7core import limits
 
 
@@ -133,6 +134,13 @@ def test_batch_survives_bad_submissions_and_writes_consistent_reports(tmp_path, 
     before = {p: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
     batch.grade_all(subs, out, workers=2, progress=False)
     assert before == {p: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
+
+    # ... but a grading that broke (a Dask worker that refused or vanished, say) is not a grade: it is done again.
+    Results.failed("grading this submission stopped: no Dask worker was left").write(out / "garbage" / "results.json")
+    again = {r.id: r for r in batch.grade_all(subs, out, workers=2, progress=False)}
+    assert again["garbage"].status == "graded" and again["garbage"].data["tests"] == rows[1].data["tests"]
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*/results.json") if p.parent.name != "garbage"} == {
+        p: t for p, t in before.items() if p.parent.name != "garbage"}
 
 
 def test_pack_round_trip(tmp_path, solution, quick_configs):

@@ -76,6 +76,17 @@ class Cluster:
         process.name = name
         return process
 
+    def wait_for(self, *workers: Process) -> None:
+        """Until the scheduler lists exactly these workers (one just killed may still be listed for a while)."""
+        from dask.distributed import Client
+
+        with Client(self.address, timeout="30s") as client:
+            deadline = time.monotonic() + 60
+            while {w["name"] for w in client.scheduler_info(n_workers=-1)["workers"].values()} != {
+                    w.name for w in workers}:
+                assert time.monotonic() < deadline, [w.log.read_text()[-2000:] for w in workers]
+                time.sleep(0.2)
+
     def close(self) -> None:
         for process in reversed(self.processes):
             process.kill()
@@ -155,12 +166,25 @@ def test_no_worker_or_a_worker_without_the_kit_stops_with_a_clear_message(submis
     # A worker with the kit but not the course secret would grade with other hidden inputs and latents.
     missing = tmp_path / "worker-home" / "course_secret"
     stranger = c.worker(env={secret.ENV_FILE: str(missing)})
+    c.wait_for(stranger)  # the scheduler may still list the worker just killed: this check is about the stranger
     with pytest.raises(cluster.ClusterError) as caught:
         batch.grade_all(submissions, tmp_path / "nosecret", scheduler=c.address, progress=False)
     message = str(caught.value)
     assert "has no course secret" in message and str(missing) in message and "HW7_SECRET_FILE" in message
     assert str(secret.secret_file()) in message and not missing.exists()  # the check made no secret of its own
     assert not list((tmp_path / "nosecret").glob("*/results.json"))
+
+    # The same worker joining after the start-up check (as if the check had not seen it): each task checks
+    # the worker it runs on, which refuses to grade; the submission is recorded as failed with the reason.
+    monkeypatch.setattr(cluster, "check_workers", lambda client: None)
+    capsys.readouterr()
+    rows = batch.grade_all(submissions, tmp_path / "late", scheduler=c.address, progress=False)
+    assert [r.status for r in rows] == ["autograder failed"] * 2
+    reason = "refused to grade: worker tcp://127.0.0.1:"
+    assert all(reason in r.tests[0].output and "has no course secret" in r.tests[0].output for r in rows)
+    err = capsys.readouterr().err
+    assert err.count("error: refused to grade") == 1 and "run grade-all again" in err  # said once per worker
+    assert not missing.exists()
     stranger.kill()
 
 
