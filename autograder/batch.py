@@ -179,9 +179,10 @@ def grade_all(submissions: str | Path, out: str | Path, workers: int | None = No
     from tqdm import tqdm
 
     from autograder import secret, settings
-    from autograder.run import isolation
+    from autograder.run import isolation, preflight
     from autograder.staff import lms
 
+    preflight.require_torch()  # a torch that cannot import stops here, not in every grading of the batch
     isolation.announce(strict)
     secret.course_secret()  # a damaged one raises SecretError here, not in every grading of the batch
 

@@ -15,13 +15,14 @@ def _refused(exc: Exception) -> int:
 def _grade(args) -> int:
     from autograder import secret
     from autograder.grader import grade
-    from autograder.run import isolation
+    from autograder.run import isolation, preflight
     from autograder.run.cache import FOLDER_NAME
 
     try:
+        preflight.require_torch()
         isolation.announce(args.strict)
         secret.course_secret()  # a damaged secret stops here, not in the grading
-    except (isolation.IsolationError, secret.SecretError) as exc:
+    except (preflight.TorchMissing, isolation.IsolationError, secret.SecretError) as exc:
         return _refused(exc)
     results = grade(args.submission, args.out, parallel=not args.sequential,
                     cache_dir=None if args.no_cache else Path(args.out) / FOLDER_NAME)

@@ -3,6 +3,7 @@ of everything it pins (the requested extras' too), at versions those dependencie
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -86,8 +87,9 @@ def test_both_installs_take_the_pins_alone():
 def test_pip_takes_torch_and_uv_by_their_pins_before_uv_takes_the_rest():
     # torch's CPU build is found only by pip on these machines; the Makefile picks the two lines by a pattern.
     makefile = (ROOT / "Makefile").read_text()
-    pattern = re.search(r"pip install [^\n]*\$\$\(grep -E '([^']+)' requirements\.txt\)", makefile).group(1)
-    picked = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if re.search(pattern, line)]
+    patterns = re.findall(r"pip install [^\n]*\$\$\(grep -E '([^']+)' requirements\.txt\)", makefile)
+    picked = [line for pattern in patterns for line in (ROOT / "requirements.txt").read_text().splitlines()
+              if re.search(pattern, line)]
     assert [line.split("==")[0] for line in picked] == ["torch", "uv"]
     assert re.search(r"uv pip install [^\n]*--no-deps [^\n]*-r requirements\.txt \\\n\s*\|\| \$\(PY\) -m pip install",
                      makefile), "uv installs the rest, and pip does it all where uv cannot"
@@ -99,3 +101,42 @@ def test_reading_a_notebook_compiles_no_grammar():
     out = subprocess.run([sys.executable, "-c", code, str(ROOT / "notebooks" / "HW7.ipynb")],
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- a torch that cannot be imported (PyPI's CUDA build without its NVIDIA libraries, seen as a TA) ---------------
+def test_a_torch_without_its_nvidia_libraries_is_explained_with_the_fix(tmp_path):
+    from autograder.run import preflight
+
+    (tmp_path / "requirements.txt").write_text("numpy==2.0\ntorch==9.9.9\n")
+    assert preflight.pinned_torch(tmp_path) == "torch==9.9.9" and preflight.pinned_torch(tmp_path / "no") == "torch"
+    cuda = ImportError("libcudnn.so.9: cannot open shared object file: No such file or directory")
+    message = preflight.explain(cuda, python="/kit/.venv/bin/python", pin="torch==9.9.9")
+    assert "PyPI's CUDA build of torch" in message and "libcudnn.so.9" in message
+    assert ("/kit/.venv/bin/python -m pip install --force-reinstall --no-deps torch==9.9.9 --index-url "
+            "https://download.pytorch.org/whl/cpu") in message and "make setup" in message
+    other = preflight.explain(ModuleNotFoundError("No module named 'torch'"), python="py", pin="torch==1")
+    assert "CUDA" not in other and "No module named 'torch'" in other and "--index-url" in other
+
+
+def test_grading_without_a_working_torch_stops_before_grading_anything(tmp_path):
+    fake = tmp_path / "site" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text('raise ImportError("libcudnn.so.9: cannot open shared object file")\n')
+    env = {**os.environ, "PYTHONPATH": str(fake.parent)}
+    subs = ROOT / "examples" / "submissions"
+    for args, code in [(["-m", "autograder", "grade-all", str(subs), "--out", str(tmp_path / "all")], 2),
+                       (["-m", "autograder", "grade", str(subs / "reference.zip"), "--out", str(tmp_path / "one")], 2),
+                       (["-m", "autograder.run.preflight"], 1)]:
+        run = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=ROOT)
+        assert run.returncode == code, run.stderr
+        assert "error: torch cannot be imported" in run.stderr and "Traceback" not in run.stderr
+        assert "--index-url https://download.pytorch.org/whl/cpu" in run.stderr
+    assert not (tmp_path / "all").exists() or not list((tmp_path / "all").glob("*/results.json"))
+    assert not (tmp_path / "one" / "results.json").exists()
+
+
+def test_setup_offers_the_cpu_build_on_linux_and_checks_that_torch_imports():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in makefile
+    recipe = makefile.split("$(STAMP): requirements.txt", 1)[1].split("\n\n", 1)[0]
+    assert recipe.index("$(PY) -m autograder.run.preflight") < recipe.index("touch $@")  # no stamp on a broken torch
