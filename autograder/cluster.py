@@ -206,8 +206,9 @@ def _kit_root(root: Path | None) -> Path:
     return KIT_ROOT if root is None else Path(root)
 
 
-def connect(address: str, wait_s: float | None = None):
-    """A Client to ``address`` with at least one worker that has this very kit; else ClusterError."""
+def connect(address: str, mine: dict[str, str], wait_s: float | None = None):
+    """A Client to ``address`` with at least one worker that has this very kit (``mine``: this machine's
+    :func:`expected_identity`); else ClusterError."""
     from dask.distributed import Client
 
     wait_s = WORKER_WAIT_S if wait_s is None else wait_s
@@ -223,7 +224,7 @@ def connect(address: str, wait_s: float | None = None):
             raise ClusterError(
                 f"no Dask worker joined the scheduler at {address} within {wait_s:g} s. Start workers with "
                 f"`PYTHONPATH=/path/to/kit dask worker {address}` (see README, 'Grading at scale')") from exc
-        check_workers(client)
+        check_workers(client, mine)
     except BaseException:
         client.close()
         raise
@@ -240,10 +241,10 @@ def expected_identity() -> dict[str, str]:
             "secret": secret.fingerprint(secret.course_secret()), "secret_file": str(secret.secret_file())}
 
 
-def check_workers(client) -> None:
-    """Every worker present must import this kit, at this version, with this torch and this course secret."""
+def check_workers(client, mine: dict[str, str]) -> None:
+    """Every worker present must import this kit, at this version, with this torch and this course secret
+    (``mine``, from :func:`expected_identity`)."""
     found = client.run(ByValue(kit_on_worker))
-    mine = expected_identity()
     problems = [problem_of(address, info, mine) for address, info in sorted(found.items())]
     problems = [p for p in problems if p]
     if problems:
@@ -281,8 +282,8 @@ def grade_on_cluster(address: str, jobs: Iterable[Any], pack: Callable[[Path], t
 
     wait_s = WORKER_WAIT_S if wait_s is None else wait_s
     task = ByValue(grade_remote)
-    with connect(address, wait_s) as client:
-        mine = expected_identity()
+    mine = expected_identity()  # one identity for the start-up check and every task's own check
+    with connect(address, mine, wait_s) as client:
         futures = {client.submit(task, *pack(job.path), mine, key=f"hw7-{job.id}", pure=False, retries=RETRIES): job
                    for job in jobs}
         refusals: set[str] = set()

@@ -176,7 +176,7 @@ def test_no_worker_or_a_worker_without_the_kit_stops_with_a_clear_message(submis
 
     # The same worker joining after the start-up check (as if the check had not seen it): each task checks
     # the worker it runs on, which refuses to grade; the submission is recorded as failed with the reason.
-    monkeypatch.setattr(cluster, "check_workers", lambda client: None)
+    monkeypatch.setattr(cluster, "check_workers", lambda client, mine: None)
     capsys.readouterr()
     rows = batch.grade_all(submissions, tmp_path / "late", scheduler=c.address, progress=False)
     assert [r.status for r in rows] == ["autograder failed"] * 2
