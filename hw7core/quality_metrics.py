@@ -11,20 +11,38 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import savgol_filter
 
 from .limits import N_POINTS
 
 HALF = N_POINTS // 2  # y-values per surface
 NOSE_STATION = 0.02  # chord fraction where the nose ratio is measured
+POLY_ORDER = 3  # the smoother fits cubics
 
 
 @lru_cache(maxsize=8)
 def savgol_matrix(window: int) -> tuple[np.ndarray, float]:
     """The cubic Savitzky-Golay smoother of one surface as a 100x100 matrix H (mode "interp"),
     and the white-noise gain k = ||I - H||_F^2 / 100 that makes sigma_eq of pure white noise of
-    standard deviation s equal s, edges included (in the interior k = 1 - c0)."""
-    H = savgol_filter(np.eye(HALF), window, 3, mode="interp", axis=0)
+    standard deviation s equal s, edges included (in the interior k = 1 - c0).
+
+    It is scipy.signal.savgol_filter(np.eye(100), window, 3, mode="interp", axis=0), built here from its
+    definition (tests/test_sample_quality.py checks the two agree): importing scipy.signal costs about
+    a second of CPU in every process that scores samples (each grading, the student's check and the
+    notebook's preview), more than the scoring itself.  Each window of 2h+1 points is fitted by a cubic
+    in the least-squares sense; P projects a window onto its fit.  An interior point takes the fit's
+    value at the window's centre (P's middle row); the first and last h points take the fit of the
+    first and last window at their own positions (the "interp" edges).
+    """
+    if window % 2 == 0 or not POLY_ORDER < window <= HALF:
+        raise ValueError(f"the smoothing window must be odd, from {POLY_ORDER + 2} to {HALF - 1}; got {window}")
+    h = window // 2
+    fit = np.vander(np.arange(-h, h + 1, dtype=float), POLY_ORDER + 1, increasing=True)
+    P = fit @ np.linalg.pinv(fit)
+    H = np.zeros((HALF, HALF))
+    for i in range(h, HALF - h):
+        H[i, i - h:i + h + 1] = P[h]
+    H[:h, :window] = P[:h]
+    H[HALF - h:, HALF - window:] = P[h + 1:]
     gain = float(np.sum((np.eye(HALF) - H) ** 2) / HALF)
     H.setflags(write=False)
     return H, gain

@@ -6,13 +6,18 @@ a bit noisy 8-12, collapsed 5, too rough or not airfoils 0.
 
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from autograder import cli
 from hw7core import sample_quality as sq
-from hw7core.quality_metrics import roughness
+from hw7core.quality_metrics import roughness, savgol_matrix
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SEEDS = (0, 1, 2)
 
@@ -418,3 +423,30 @@ def test_cli_wrong_shape_still_reports(tmp_path, capsys):
     assert cli.main(["score-samples", str(path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["points"] == 0 and out["band"] == "invalid"
+
+
+# --- the smoother (quality_metrics.savgol_matrix: scipy's filter, built without importing scipy.signal) -------
+@pytest.mark.parametrize("window", [5, 9, 15, 21, 25, 31, 99])
+def test_the_smoother_is_scipys_savitzky_golay_filter(window):
+    from scipy.signal import savgol_filter
+
+    H, gain = savgol_matrix(window)
+    expected = savgol_filter(np.eye(100), window, 3, mode="interp", axis=0)
+    np.testing.assert_allclose(H, expected, rtol=0, atol=1e-12)
+    assert gain == pytest.approx(np.sum((np.eye(100) - expected) ** 2) / 100, rel=1e-12)
+
+
+@pytest.mark.parametrize("window", [4, 3, 10, 101])
+def test_a_window_the_smoother_cannot_use_is_named(window):
+    with pytest.raises(ValueError, match=f"odd, from 5 to 99; got {window}"):
+        savgol_matrix(window)
+
+
+def test_scoring_samples_imports_no_scipy_signal(real, tmp_path):
+    """scipy.signal costs about a second of CPU to import, in every process that scores samples."""
+    np.save(tmp_path / "samples.npy", real[:24])
+    code = ("import sys, numpy as np\nfrom hw7core import sample_quality as sq\n"
+            f"print(sq.score(np.load({str(tmp_path / 'samples.npy')!r})).points)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('scipy')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert "scipy.signal" not in proc.stdout, proc.stdout
