@@ -100,6 +100,28 @@ def test_handout_holds_exactly_what_a_student_needs(built):
     assert set(public) == {"1.4", "2.1", "2.2"} and "0.9318599700927734" in public["1.4"]
 
 
+def test_the_handouts_code_runs_without_scipy(built):
+    """The handout asks for no scipy (the scorer's smoother is numpy's): every module of its core and
+    HW7_utils import, and 24 samples are scored, with scipy made impossible to import."""
+    folder = built / "handout" / "HW7"
+    assert "scipy" not in (folder / "requirements.txt").read_text() + (folder / "environment.yml").read_text()
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "class NoScipy:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'scipy':\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}')\n"
+        "sys.meta_path.insert(0, NoScipy())\n"
+        "import hw7core, HW7_utils\n"
+        "for m in pkgutil.iter_modules(hw7core.__path__):\n"
+        "    if m.name != '__main__':\n"
+        "        importlib.import_module(f'hw7core.{m.name}')\n"
+        "from hw7core import sample_quality\n"
+        "print('points', sample_quality.score(HW7_utils.AirfoilDataset().y[:24]).points)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "points " in proc.stdout, proc.stdout + proc.stderr
+
+
 def test_handout_holds_no_solution_code(built):
     solution = nbformat.read(ROOT / "solutions" / "HW7.ipynb", as_version=4)
     student = nbformat.read(ROOT / "notebooks" / "HW7.ipynb", as_version=4)
