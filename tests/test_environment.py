@@ -140,3 +140,11 @@ def test_setup_offers_the_cpu_build_on_linux_and_checks_that_torch_imports():
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in makefile
     recipe = makefile.split("$(STAMP): requirements.txt", 1)[1].split("\n\n", 1)[0]
     assert recipe.index("$(PY) -m autograder.run.preflight") < recipe.index("touch $@")  # no stamp on a broken torch
+
+
+def test_the_conda_environment_offers_the_cpu_build_and_takes_the_pins():
+    import yaml
+
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict) and "pip" in item)
+    assert pip == ["--extra-index-url https://download.pytorch.org/whl/cpu", "-r requirements.txt"]
