@@ -89,7 +89,7 @@ def grade_remote(name: str, data: bytes, expected: dict[str, str]) -> str:
         address = "this worker"
     problem = problem_of(address, kit_on_worker(), expected)
     if problem:
-        raise RuntimeError(f"{REFUSED}{problem[2:]}")
+        raise RuntimeError(REFUSED + problem.removeprefix("- "))  # problem_of writes a list item
     from autograder.cluster import grade_packed
 
     return json.dumps(grade_packed(name, data))
